@@ -1,0 +1,124 @@
+"""Marketplace records. The Foundation issue needs domains, weekly availability (the mentor
+wizard's last step) and enough of sessions, bookings and reviews for the landing page,
+dashboards and demo data; the Marketplace issue adds their services and the rest."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+
+class Domain(models.Model):
+    """A teaching category: landing tabs, mentor domains, learner interests."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=60)
+    icon = models.CharField(max_length=40, default="academic-cap", help_text="Heroicon name")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AvailabilityWindow(models.Model):
+    """A weekly window in the mentor's own timezone (weekday 0 = Monday)."""
+
+    mentor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="availability")
+    weekday = models.PositiveSmallIntegerField(validators=[MaxValueValidator(6)])
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "start_time"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end_time__gt=models.F("start_time")), name="window_positive"),
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="window_weekday_valid"),
+        ]
+
+
+def new_room_code() -> str:
+    return secrets.token_urlsafe(9)
+
+
+class SessionState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    LIVE = "live", "Live"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Session(models.Model):
+    mentor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sessions")
+    title = models.CharField(max_length=140)
+    description = models.TextField(blank=True)
+    topics = models.JSONField(default=list)
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="sessions")
+    starts_at = models.DateTimeField(db_index=True)
+    duration_minutes = models.PositiveSmallIntegerField(validators=[MinValueValidator(15), MaxValueValidator(240)])
+    price_paise = models.PositiveIntegerField(default=0)
+    capacity = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    thumbnail = models.ImageField(upload_to="thumbnails/", blank=True)
+    room_code = models.CharField(max_length=16, unique=True, default=new_room_code)
+    state = models.CharField(max_length=10, choices=SessionState.choices, default=SessionState.DRAFT)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["state", "starts_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def ends_at(self):
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    @property
+    def is_free(self) -> bool:
+        return self.price_paise == 0
+
+
+class BookingState(models.TextChoices):
+    HELD = "held", "Awaiting payment"
+    CONFIRMED = "confirmed", "Confirmed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+class Booking(models.Model):
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="bookings")
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings")
+    state = models.CharField(max_length=10, choices=BookingState.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    attended = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One live booking per learner and session; cancelled ones may be re-booked.
+            models.UniqueConstraint(
+                fields=["session", "learner"],
+                condition=models.Q(state__in=["held", "confirmed"]),
+                name="booking_one_active_per_learner",
+            )
+        ]
+
+
+class Review(models.Model):
+    booking = models.OneToOneField(Booking, on_delete=models.CASCADE, related_name="review")
+    rating = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=models.Q(rating__gte=1, rating__lte=5), name="review_rating_1_5")]

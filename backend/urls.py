@@ -1,0 +1,41 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.static import serve
+from django_otp.admin import OTPAdminSite
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from backend.core.access import Rule, page
+from backend.dashboards import views as dashboards
+from backend.marketplace import views as marketplace
+
+# Django admin asks for a verified second factor, like the custom admin dashboard.
+admin.site.__class__ = OTPAdminSite
+admin.site.site_header = "PeerLearn admin"
+
+
+class SchemaView(SpectacularAPIView):
+    access_rule = Rule.PUBLIC
+
+
+class DocsView(SpectacularSwaggerView):
+    access_rule = Rule.PUBLIC
+
+
+urlpatterns = [
+    path("", marketplace.landing, name="landing"),
+    path("", include("backend.accounts.urls")),
+    path("dashboard/", dashboards.dashboard_redirect, name="dashboard"),
+    path("dashboard/learner/", dashboards.learner_home, name="dashboard-learner"),
+    path("dashboard/mentor/", dashboards.mentor_home, name="dashboard-mentor"),
+    path("dashboard/admin/", dashboards.admin_home, name="dashboard-admin"),
+    path("dashboard/admin/mentors/<int:user_id>/decide/", dashboards.admin_mentor_decide, name="dashboard-admin-mentor-decide"),
+    path("api/auth/", include("backend.accounts.api_urls")),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG or settings.EMBEDDED:
+    # Uploaded photos on the embedded default; production serves MEDIA_ROOT from the proxy.
+    urlpatterns.append(path("media/<path:path>", page(Rule.PUBLIC)(serve), {"document_root": settings.MEDIA_ROOT}))

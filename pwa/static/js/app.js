@@ -1,0 +1,83 @@
+// App-wide behaviour for every page: theme, toasts, offline banner, timezone cookie,
+// and the category tabs of the landing page. Small on purpose: it is precached on phones.
+
+const root = document.documentElement;
+
+// Theme: "system" follows the device; the toggle stores an explicit choice on this device.
+const storedTheme = localStorage.getItem("theme");
+if (storedTheme) root.dataset.theme = storedTheme;
+
+function effectiveTheme() {
+  const t = root.dataset.theme;
+  if (t === "light" || t === "dark") return t;
+  return matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+}
+
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest("[data-theme-toggle]");
+  if (toggle) {
+    const next = effectiveTheme() === "dark" ? "light" : "dark";
+    root.dataset.theme = next;
+    localStorage.setItem("theme", next);
+  }
+  const close = event.target.closest(".toast-close");
+  if (close) close.closest(".toast").remove();
+});
+
+// Toasts: server messages arrive in the markup; scripts call showToast().
+export function showToast(text, kind = "info") {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const toast = document.createElement("div");
+  toast.className = `toast toast-${kind}`;
+  toast.setAttribute("role", "status");
+  const span = document.createElement("span");
+  span.textContent = text;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "toast-close";
+  button.setAttribute("aria-label", "Dismiss");
+  button.textContent = "×";
+  toast.append(span, button);
+  box.append(toast);
+  setTimeout(() => toast.remove(), 6000);
+}
+for (const toast of document.querySelectorAll("#toasts .toast")) {
+  setTimeout(() => toast.remove(), 6000);
+}
+
+// Offline banner.
+const banner = document.getElementById("offline-banner");
+function updateOnline() {
+  if (banner) banner.hidden = navigator.onLine;
+}
+addEventListener("online", updateOnline);
+addEventListener("offline", updateOnline);
+updateOnline();
+
+// Anonymous visitors see times in their own zone too: the server reads this cookie.
+try {
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (tz && !document.cookie.includes(`tz=${encodeURIComponent(tz)}`)) {
+    document.cookie = `tz=${encodeURIComponent(tz)}; path=/; max-age=31536000; samesite=lax`;
+  }
+} catch (_) {
+  /* very old browsers: the server's default zone is used */
+}
+
+// Landing category tabs filter the upcoming carousel without a reload.
+const tabs = document.querySelectorAll(".tabs [data-filter]");
+const list = document.querySelector("[data-filterable]");
+for (const tab of tabs) {
+  tab.addEventListener("click", () => {
+    for (const t of tabs) t.setAttribute("aria-selected", String(t === tab));
+    let shown = 0;
+    for (const item of list?.children ?? []) {
+      const match = tab.dataset.filter === "all" || item.dataset.domain === tab.dataset.filter;
+      item.hidden = !match;
+      if (match) shown += 1;
+    }
+    const empty = document.querySelector(".filter-empty");
+    if (empty) empty.hidden = shown > 0;
+  });
+}
