@@ -260,6 +260,7 @@ STORAGES = {
 # Development and tests serve straight from the source folders; production runs collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG or env_bool("STATIC_FROM_SOURCE", default=False)
 if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")

@@ -52,6 +52,10 @@ class AuthThrottled(APIView):
     access_rule = Rule.PUBLIC
     authentication_classes: list = []  # credentials in the body; no session, so no CSRF dance
 
+    def get_authenticate_header(self, request):
+        # Without authenticators DRF would turn a bad token into 403; it is a 401.
+        return 'Bearer realm="api"'
+
 
 class EmailCodeView(AuthThrottled):
     throttle_scope = "email_code"

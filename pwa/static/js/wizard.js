@@ -15,7 +15,7 @@ function showErrors(errors) {
   for (const box of form.querySelectorAll("[data-field]")) {
     const name = box.dataset.field;
     if (!touched.has(name)) continue;
-    const message = (errors[name] || [])[0] || "";
+    const message = (errors[name] || []).join(" ");
     const slot = box.querySelector(".field-error");
     box.classList.toggle("has-error", Boolean(message));
     box.classList.toggle("is-valid", !message);

@@ -1,0 +1,16 @@
+"""Settings for the test suite: the real settings, read from the same environment, with a
+throw-away data folder, a fast password hasher and huey running tasks inline."""
+
+import os
+import secrets
+import tempfile
+
+os.environ.setdefault("PEERLEARN_DATA_DIR", tempfile.mkdtemp(prefix="peerlearn-test-"))
+os.environ.setdefault("STATIC_FROM_SOURCE", "true")
+os.environ.setdefault("HUEY_IMMEDIATE", "true")
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("CACHE_KEY_PREFIX", f"peerlearn-test-{os.getpid()}")
+
+from backend.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
