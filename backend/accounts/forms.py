@@ -16,6 +16,15 @@ from backend.marketplace.models import Domain
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
+# Chromium's ICU still reports some zones by their pre-rename names; store the current ones.
+LEGACY_ZONES = {
+    "Asia/Calcutta": "Asia/Kolkata",
+    "Asia/Katmandu": "Asia/Kathmandu",
+    "Asia/Saigon": "Asia/Ho_Chi_Minh",
+    "Asia/Rangoon": "Asia/Yangon",
+    "Europe/Kiev": "Europe/Kyiv",
+    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+}
 
 
 class BasicInfoForm(forms.Form):
@@ -34,6 +43,10 @@ class BasicInfoForm(forms.Form):
         if User.objects.filter(email__iexact=email).exists():
             raise ValidationError("An account with this e-mail already exists. Sign in instead?", code="email_taken")
         return email
+
+    def clean_timezone(self) -> str:
+        zone = self.cleaned_data["timezone"]
+        return LEGACY_ZONES.get(zone, zone)
 
     def clean_full_name(self) -> str:
         return " ".join(self.cleaned_data["full_name"].split())
