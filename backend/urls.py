@@ -29,7 +29,11 @@ urlpatterns = [
     path("dashboard/learner/", dashboards.learner_home, name="dashboard-learner"),
     path("dashboard/mentor/", dashboards.mentor_home, name="dashboard-mentor"),
     path("dashboard/admin/", dashboards.admin_home, name="dashboard-admin"),
-    path("dashboard/admin/mentors/<int:user_id>/decide/", dashboards.admin_mentor_decide, name="dashboard-admin-mentor-decide"),
+    path(
+        "dashboard/admin/mentors/<int:user_id>/decide/",
+        dashboards.admin_mentor_decide,
+        name="dashboard-admin-mentor-decide",
+    ),
     path("api/auth/", include("backend.accounts.api_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),

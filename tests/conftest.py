@@ -36,7 +36,9 @@ def _clear_cache():
 
 
 def make_user(email: str, role: str, **extra) -> User:
-    return User.objects.create_user(email, PASSWORD, full_name=extra.pop("full_name", email.split("@")[0].title()), role=role, **extra)
+    return User.objects.create_user(
+        email, PASSWORD, full_name=extra.pop("full_name", email.split("@")[0].title()), role=role, **extra
+    )
 
 
 @pytest.fixture
@@ -60,7 +62,9 @@ def outsider(db) -> User:
 
 def _mentor(email: str, state: str, domains) -> User:
     user = make_user(email, Role.MENTOR, full_name=email.split(".")[0].title() + " Mentor")
-    profile = MentorProfile.objects.create(user=user, headline="Senior engineer", bio="Bio " * 30, skills=["Python"], approval_state=state)
+    profile = MentorProfile.objects.create(
+        user=user, headline="Senior engineer", bio="Bio " * 30, skills=["Python"], approval_state=state
+    )
     profile.domains.set(domains[:1])
     return user
 

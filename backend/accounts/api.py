@@ -69,7 +69,11 @@ class EmailCodeView(AuthThrottled):
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].lower()
         if User.objects.filter(email__iexact=email).exists():
-            raise DomainError("email_taken", "An account with this e-mail already exists.", fields={"email": "An account with this e-mail already exists."})
+            raise DomainError(
+                "email_taken",
+                "An account with this e-mail already exists.",
+                fields={"email": "An account with this e-mail already exists."},
+            )
         services.email_code_send(email=email)
         return Response({"sent": True}, status=status.HTTP_202_ACCEPTED)
 
@@ -128,7 +132,11 @@ class RegisterView(AuthThrottled):
                     raw = None
             availability = self.Availability(data=raw, many=True)
             if not raw or not availability.is_valid():
-                raise DomainError("invalid", "Some fields need attention.", fields={**_form_errors(basic, *step_forms), "availability": "Give at least one weekly window."})
+                raise DomainError(
+                    "invalid",
+                    "Some fields need attention.",
+                    fields={**_form_errors(basic, *step_forms), "availability": "Give at least one weekly window."},
+                )
             windows = availability.validated_data
         if not valid:
             raise DomainError("invalid", "Some fields need attention.", fields=_form_errors(basic, *step_forms))
@@ -166,7 +174,11 @@ class LoginView(AuthThrottled):
         if user.role == "admin":
             token = (data.validated_data.get("otp") or "").replace(" ", "")
             if not token:
-                raise Forbidden("otp_required", "Admins sign in with a code from their authenticator app.", fields={"otp": "Enter your 6-digit code."})
+                raise Forbidden(
+                    "otp_required",
+                    "Admins sign in with a code from their authenticator app.",
+                    fields={"otp": "Enter your 6-digit code."},
+                )
             if match_token(user, token) is None:
                 audit_record(action="auth.2fa_failed", actor=user, request=request, target=user)
                 raise Forbidden("otp_invalid", "That code is not right.", fields={"otp": "That code is not right."})
@@ -226,7 +238,9 @@ class MeView(APIView):
     def patch(self, request):
         forbidden = {"role", "email", "is_active", "is_superuser", "approval_state"} & set(request.data)
         if forbidden:
-            audit_record(action="account.forbidden_change", actor=request.user, request=request, fields=sorted(forbidden))
+            audit_record(
+                action="account.forbidden_change", actor=request.user, request=request, fields=sorted(forbidden)
+            )
             raise Forbidden(
                 "field_immutable",
                 "These fields cannot be changed here.",

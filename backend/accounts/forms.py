@@ -64,7 +64,9 @@ class BasicInfoForm(forms.Form):
 
 
 class VerifyEmailForm(forms.Form):
-    code = forms.RegexField(label="Verification code", regex=r"^\s*\d{6}\s*$", error_messages={"invalid": "Enter the 6-digit code."})
+    code = forms.RegexField(
+        label="Verification code", regex=r"^\s*\d{6}\s*$", error_messages={"invalid": "Enter the 6-digit code."}
+    )
 
 
 class InterestsForm(forms.Form):
@@ -86,14 +88,18 @@ class CareerGoalForm(forms.Form):
 
 def check_photo(upload) -> None:
     if upload.size > settings.MAX_PHOTO_BYTES:
-        raise ValidationError(f"Photos can be at most {settings.MAX_PHOTO_BYTES // (1024 * 1024)} MB.", code="photo_too_large")
+        raise ValidationError(
+            f"Photos can be at most {settings.MAX_PHOTO_BYTES // (1024 * 1024)} MB.", code="photo_too_large"
+        )
     try:
         upload.seek(0)
         with Image.open(upload) as image:
             image_format = image.format
             image.verify()
     except Exception:
-        raise ValidationError("That file is not an image we can read. Use JPEG, PNG or WebP.", code="photo_invalid") from None
+        raise ValidationError(
+            "That file is not an image we can read. Use JPEG, PNG or WebP.", code="photo_invalid"
+        ) from None
     finally:
         upload.seek(0)
     if image_format not in PHOTO_FORMATS:
@@ -103,7 +109,9 @@ def check_photo(upload) -> None:
 def check_video(upload) -> None:
     """Accept MP4/MOV (ISO base media: 'ftyp' box at byte 4) and WebM (EBML magic)."""
     if upload.size > settings.MAX_VIDEO_BYTES:
-        raise ValidationError(f"Videos can be at most {settings.MAX_VIDEO_BYTES // (1024 * 1024)} MB.", code="video_too_large")
+        raise ValidationError(
+            f"Videos can be at most {settings.MAX_VIDEO_BYTES // (1024 * 1024)} MB.", code="video_too_large"
+        )
     upload.seek(0)
     head = upload.read(12)
     upload.seek(0)
@@ -125,7 +133,9 @@ class ExpertiseForm(forms.Form):
     domains = forms.ModelMultipleChoiceField(
         label="Your domains (up to 3)", queryset=Domain.objects.all(), widget=forms.CheckboxSelectMultiple
     )
-    skills = forms.CharField(label="Skills", max_length=600, help_text="Separate skills with commas, e.g. Python, SQL, system design")
+    skills = forms.CharField(
+        label="Skills", max_length=600, help_text="Separate skills with commas, e.g. Python, SQL, system design"
+    )
     years_experience = forms.IntegerField(label="Years of experience", min_value=0, max_value=60)
 
     def clean_domains(self):
@@ -150,13 +160,19 @@ class ExpertiseForm(forms.Form):
 
 
 class AboutForm(forms.Form):
-    headline = forms.CharField(label="Headline", min_length=10, max_length=120, help_text="e.g. Senior backend engineer at a fintech")
+    headline = forms.CharField(
+        label="Headline", min_length=10, max_length=120, help_text="e.g. Senior backend engineer at a fintech"
+    )
     bio = forms.CharField(label="Bio", min_length=80, max_length=2000, widget=forms.Textarea(attrs={"rows": 5}))
-    qualifications = forms.CharField(label="Qualifications (optional)", max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    qualifications = forms.CharField(
+        label="Qualifications (optional)", max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class MediaForm(PhotoForm):
-    intro_video = forms.FileField(label="Intro video (optional)", required=False, help_text="MP4, MOV or WebM, up to 100 MB")
+    intro_video = forms.FileField(
+        label="Intro video (optional)", required=False, help_text="MP4, MOV or WebM, up to 100 MB"
+    )
 
     def clean_intro_video(self):
         video = self.cleaned_data.get("intro_video")

@@ -8,9 +8,7 @@ class CharacterClassValidator:
         has_letter = any(c.isalpha() for c in password)
         has_other = any(not c.isalpha() for c in password)
         if not (has_letter and has_other):
-            raise ValidationError(
-                "Use letters and at least one number or symbol.", code="password_character_classes"
-            )
+            raise ValidationError("Use letters and at least one number or symbol.", code="password_character_classes")
 
     def get_help_text(self) -> str:
         return "Your password must mix letters with at least one number or symbol."

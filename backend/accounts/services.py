@@ -77,11 +77,15 @@ def email_code_verify(*, email: str, code: str, purpose: str = "register") -> st
     """
     email = email.strip().lower()
     code = (code or "").strip()
-    record = EmailCode.objects.filter(email=email, purpose=purpose, used_at__isnull=True).order_by("-created_at").first()
+    record = (
+        EmailCode.objects.filter(email=email, purpose=purpose, used_at__isnull=True).order_by("-created_at").first()
+    )
     if record is None:
         raise DomainError("code_missing", "Ask for a new code first.", fields={"code": "Ask for a new code first."})
     if record.expires_at <= timezone.now():
-        raise DomainError("code_expired", "That code has expired. Send a new one.", fields={"code": "That code has expired."})
+        raise DomainError(
+            "code_expired", "That code has expired. Send a new one.", fields={"code": "That code has expired."}
+        )
     # Claim an attempt before comparing, so parallel guesses cannot exceed the limit.
     claimed = EmailCode.objects.filter(pk=record.pk, attempts__lt=settings.EMAIL_CODE_MAX_ATTEMPTS).update(
         attempts=F("attempts") + 1
@@ -139,14 +143,22 @@ def account_register(*, registration: Registration, request=None) -> User:
 
     r = registration
     if r.role not in (Role.LEARNER, Role.MENTOR):
-        raise Forbidden("role_not_allowed", "Sign up as a learner or a mentor.", fields={"role": "Choose learner or mentor."})
+        raise Forbidden(
+            "role_not_allowed", "Sign up as a learner or a mentor.", fields={"role": "Choose learner or mentor."}
+        )
     email = r.email.strip().lower()
     if email_token_email(r.email_token) != email:
         raise DomainError(
-            "email_unverified", "Verify your e-mail address first.", fields={"email": "Verify this address with the code we sent."}
+            "email_unverified",
+            "Verify your e-mail address first.",
+            fields={"email": "Verify this address with the code we sent."},
         )
     if User.objects.filter(email__iexact=email).exists():
-        raise Conflict("email_taken", "An account with this e-mail already exists.", fields={"email": "An account with this e-mail already exists."})
+        raise Conflict(
+            "email_taken",
+            "An account with this e-mail already exists.",
+            fields={"email": "An account with this e-mail already exists."},
+        )
     try:
         with transaction.atomic():
             user = User(
@@ -160,7 +172,11 @@ def account_register(*, registration: Registration, request=None) -> User:
             user.save()
     except IntegrityError:
         # Two sign-ups for one address at once: the unique index lets exactly one through.
-        raise Conflict("email_taken", "An account with this e-mail already exists.", fields={"email": "An account with this e-mail already exists."}) from None
+        raise Conflict(
+            "email_taken",
+            "An account with this e-mail already exists.",
+            fields={"email": "An account with this e-mail already exists."},
+        ) from None
     if r.role == Role.LEARNER:
         profile = LearnerProfile.objects.create(
             user=user, career_goal=r.career_goal, career_goal_detail=r.career_goal_detail
@@ -212,7 +228,9 @@ def login_check(*, request, email: str, password: str) -> User:
             )
         blocked = User.objects.filter(email__iexact=email, is_active=False).exists()
         if blocked and _password_matches(email, password):
-            raise Forbidden("account_blocked", "This account is blocked. Contact support if you think this is a mistake.")
+            raise Forbidden(
+                "account_blocked", "This account is blocked. Contact support if you think this is a mistake."
+            )
         raise DomainError("invalid_credentials", "E-mail or password is not right.")
     return user
 
@@ -224,7 +242,9 @@ def _password_matches(email: str, password: str) -> bool:
 
 # --- profile ------------------------------------------------------------------------------------
 @transaction.atomic
-def account_update(*, user: User, full_name: str | None = None, timezone_name: str | None = None, theme: str | None = None) -> User:
+def account_update(
+    *, user: User, full_name: str | None = None, timezone_name: str | None = None, theme: str | None = None
+) -> User:
     changed = []
     if full_name is not None:
         user.full_name = full_name.strip()
@@ -256,7 +276,11 @@ def mentor_decide(*, admin: User, mentor: User, approve: bool, reason: str = "",
     profile.decided_by = admin
     profile.save()
     audit_record(
-        action="mentor.approved" if approve else "mentor.rejected", actor=admin, request=request, target=mentor, reason=reason
+        action="mentor.approved" if approve else "mentor.rejected",
+        actor=admin,
+        request=request,
+        target=mentor,
+        reason=reason,
     )
     return profile
 
@@ -275,5 +299,7 @@ def user_set_blocked(*, admin: User, user: User, blocked: bool, reason: str = ""
         # A blocked user's refresh tokens stop working at once, not when they expire.
         for token in OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False):
             BlacklistedToken.objects.get_or_create(token=token)
-    audit_record(action="user.blocked" if blocked else "user.unblocked", actor=admin, request=request, target=user, reason=reason)
+    audit_record(
+        action="user.blocked" if blocked else "user.unblocked", actor=admin, request=request, target=user, reason=reason
+    )
     return user

@@ -114,7 +114,9 @@ class Draft:
             upload = files.get(name)
             if upload:
                 self.discard_file(name)
-                self.data["files"][name] = default_storage.save(f"signup-drafts/{folder}/{name}-{upload.name[-40:]}", upload)
+                self.data["files"][name] = default_storage.save(
+                    f"signup-drafts/{folder}/{name}-{upload.name[-40:]}", upload
+                )
         self.save()
 
     def discard_file(self, name: str) -> None:
@@ -189,7 +191,9 @@ def serialisable(data: QueryDict, step: Step) -> dict:
         if name in FILE_FIELDS or name == "password":
             continue
         values = data.getlist(name)
-        kept[name] = values if len(values) > 1 or isinstance(form.fields[name], _MULTI) else (values[0] if values else "")
+        kept[name] = (
+            values if len(values) > 1 or isinstance(form.fields[name], _MULTI) else (values[0] if values else "")
+        )
     return kept
 
 

@@ -85,9 +85,7 @@ def decide(rule: Rule, request) -> Decision:
         if user.role != "admin":
             return wrong_role
         if not is_two_factor_verified(request):
-            return Decision(
-                False, "otp_required", "Confirm your sign-in with your authenticator app.", "/account/2fa/"
-            )
+            return Decision(False, "otp_required", "Confirm your sign-in with your authenticator app.", "/account/2fa/")
         return ALLOW
     raise AssertionError(f"unhandled rule {rule}")
 

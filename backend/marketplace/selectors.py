@@ -14,7 +14,9 @@ from backend.marketplace.models import Booking, BookingState, Domain, Session, S
 def _public_sessions():
     return (
         Session.objects.select_related("mentor", "mentor__mentor_profile", "domain")
-        .annotate(seats_taken=Count("bookings", filter=Q(bookings__state__in=[BookingState.HELD, BookingState.CONFIRMED])))
+        .annotate(
+            seats_taken=Count("bookings", filter=Q(bookings__state__in=[BookingState.HELD, BookingState.CONFIRMED]))
+        )
         .annotate(seats_left=F("capacity") - F("seats_taken"))
     )
 
@@ -42,9 +44,7 @@ def domains_with_counts():
 def mentors_top(*, limit: int = 8):
     """Approved, active mentors ranked by average rating, then by number of reviews."""
     return (
-        User.objects.filter(
-            role="mentor", is_active=True, mentor_profile__approval_state=ApprovalState.APPROVED
-        )
+        User.objects.filter(role="mentor", is_active=True, mentor_profile__approval_state=ApprovalState.APPROVED)
         .select_related("mentor_profile")
         .annotate(
             rating=Avg("sessions__bookings__review__rating"),

@@ -19,7 +19,7 @@ def _check_windows(windows: list[dict]) -> list[tuple[int, time, time]]:
             raise DomainError("invalid_window", "Each window needs a weekday and a start before its end.")
         parsed.append((weekday, start, end))
     parsed.sort()
-    for (day_a, _, end_a), (day_b, start_b, _) in zip(parsed, parsed[1:]):
+    for (day_a, _, end_a), (day_b, start_b, _) in zip(parsed, parsed[1:], strict=False):
         if day_a == day_b and start_b < end_a:
             raise DomainError("overlapping_windows", "Two availability windows overlap on the same day.")
     return parsed

@@ -17,8 +17,19 @@ def icon(name: str, size: int = 20, label: str = ""):
     """A Heroicon from the vendored sprite. Decorative unless a label is given."""
     href = f"{static('icons/heroicons.svg')}#i-{name}"
     if label:
-        return format_html('<svg class="icon" width="{}" height="{}" role="img" aria-label="{}"><use href="{}"></use></svg>', size, size, label, href)
-    return format_html('<svg class="icon" width="{}" height="{}" aria-hidden="true" focusable="false"><use href="{}"></use></svg>', size, size, href)
+        return format_html(
+            '<svg class="icon" width="{}" height="{}" role="img" aria-label="{}"><use href="{}"></use></svg>',
+            size,
+            size,
+            label,
+            href,
+        )
+    return format_html(
+        '<svg class="icon" width="{}" height="{}" aria-hidden="true" focusable="false"><use href="{}"></use></svg>',
+        size,
+        size,
+        href,
+    )
 
 
 @register.filter
@@ -56,7 +67,12 @@ def local_time(context, value, fmt: str = "%a %-d %b, %-I:%M %p"):
     zone = local.strftime("%Z")
     if zone.startswith(("+", "-")):
         zone = f"UTC{zone}"
-    return format_html('<time datetime="{}">{} {}</time>', value.isoformat(), local.strftime(fmt).replace("AM", "am").replace("PM", "pm"), zone)
+    return format_html(
+        '<time datetime="{}">{} {}</time>',
+        value.isoformat(),
+        local.strftime(fmt).replace("AM", "am").replace("PM", "pm"),
+        zone,
+    )
 
 
 @register.filter

@@ -76,7 +76,9 @@ def test_admin_approves_and_rejects_mentors_from_the_dashboard(admin_user, pendi
     client = client_for(admin_user, verified=True)
     page = client.get("/dashboard/admin/").content.decode()
     assert pending_mentor.full_name in page
-    refused = client.post(f"/dashboard/admin/mentors/{pending_mentor.pk}/decide/", {"decision": "reject", "reason": ""}, follow=True)
+    refused = client.post(
+        f"/dashboard/admin/mentors/{pending_mentor.pk}/decide/", {"decision": "reject", "reason": ""}, follow=True
+    )
     assert "Say why" in refused.content.decode()
     pending_mentor.mentor_profile.refresh_from_db()
     assert pending_mentor.mentor_profile.approval_state == ApprovalState.PENDING
@@ -84,7 +86,9 @@ def test_admin_approves_and_rejects_mentors_from_the_dashboard(admin_user, pendi
     pending_mentor.mentor_profile.refresh_from_db()
     assert pending_mentor.mentor_profile.approval_state == ApprovalState.APPROVED
     assert pending_mentor.mentor_profile.decided_by == admin_user
-    assert AuditEvent.objects.filter(action="mentor.approved", actor=admin_user, target_id=str(pending_mentor.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="mentor.approved", actor=admin_user, target_id=str(pending_mentor.pk)
+    ).exists()
 
 
 def test_only_verified_admins_can_decide(learner, admin_user, pending_mentor):

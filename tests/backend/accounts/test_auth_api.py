@@ -102,7 +102,16 @@ def test_register_mentor_via_api_with_availability():
 def test_register_without_verified_email_creates_nothing():
     response = Client().post(
         "/api/auth/register/",
-        {"role": "learner", "email_token": "forged", "full_name": "X Y", "email": "x@example.com", "password": "Tall-trees-77", "timezone": "UTC", "interests": [Domain.objects.first().pk], "career_goal": "grow"},
+        {
+            "role": "learner",
+            "email_token": "forged",
+            "full_name": "X Y",
+            "email": "x@example.com",
+            "password": "Tall-trees-77",
+            "timezone": "UTC",
+            "interests": [Domain.objects.first().pk],
+            "career_goal": "grow",
+        },
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "email_unverified"
@@ -112,10 +121,32 @@ def test_register_without_verified_email_creates_nothing():
 def test_register_bad_fields_are_reported_per_field():
     client = Client()
     token = email_token(client, "bad@example.com")
-    response = client.post("/api/auth/register/", {"role": "mentor", "email_token": token, "email": "bad@example.com", "password": "weak", "timezone": "Mars/Base", "domains": [], "skills": "", "years_experience": "-1"})
+    response = client.post(
+        "/api/auth/register/",
+        {
+            "role": "mentor",
+            "email_token": token,
+            "email": "bad@example.com",
+            "password": "weak",
+            "timezone": "Mars/Base",
+            "domains": [],
+            "skills": "",
+            "years_experience": "-1",
+        },
+    )
     assert response.status_code == 400
     fields = response.json()["error"]["fields"]
-    for name in ["full_name", "password", "timezone", "domains", "skills", "years_experience", "headline", "bio", "availability"]:
+    for name in [
+        "full_name",
+        "password",
+        "timezone",
+        "domains",
+        "skills",
+        "years_experience",
+        "headline",
+        "bio",
+        "availability",
+    ]:
         assert name in fields, name
     assert not User.objects.exists()
 
@@ -151,7 +182,11 @@ def test_logout_blacklists_the_refresh_token(learner):
 
 
 def test_forged_and_expired_tokens_are_refused(learner):
-    forged = jwt.encode({"token_type": "access", "user_id": str(learner.pk), "exp": 9999999999, "jti": "x"}, "not-our-key-but-long-enough-for-hs256-xx", algorithm="HS256")
+    forged = jwt.encode(
+        {"token_type": "access", "user_id": str(learner.pk), "exp": 9999999999, "jti": "x"},
+        "not-our-key-but-long-enough-for-hs256-xx",
+        algorithm="HS256",
+    )
     response = Client().get("/api/auth/me/", **bearer(forged))
     assert response.status_code == 401 and response.json()["error"]["code"] == "token_not_valid"
     access = login(learner.email).json()["access"]
@@ -164,7 +199,9 @@ def test_forged_and_expired_tokens_are_refused(learner):
 
 def test_role_change_is_refused(learner):
     access = login(learner.email).json()["access"]
-    response = Client().patch("/api/auth/me/", json.dumps({"role": "admin"}), content_type="application/json", **bearer(access))
+    response = Client().patch(
+        "/api/auth/me/", json.dumps({"role": "admin"}), content_type="application/json", **bearer(access)
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "field_immutable" and "role" in response.json()["error"]["fields"]
     learner.refresh_from_db()
@@ -174,11 +211,18 @@ def test_role_change_is_refused(learner):
 
 def test_profile_update_through_me(learner):
     access = login(learner.email).json()["access"]
-    response = Client().patch("/api/auth/me/", json.dumps({"timezone": "America/New_York", "theme": "dark"}), content_type="application/json", **bearer(access))
+    response = Client().patch(
+        "/api/auth/me/",
+        json.dumps({"timezone": "America/New_York", "theme": "dark"}),
+        content_type="application/json",
+        **bearer(access),
+    )
     assert response.status_code == 200
     learner.refresh_from_db()
     assert (learner.timezone, learner.theme) == ("America/New_York", "dark")
-    bad = Client().patch("/api/auth/me/", json.dumps({"timezone": "Nowhere/City"}), content_type="application/json", **bearer(access))
+    bad = Client().patch(
+        "/api/auth/me/", json.dumps({"timezone": "Nowhere/City"}), content_type="application/json", **bearer(access)
+    )
     assert bad.status_code == 400 and "timezone" in bad.json()["error"]["fields"]
 
 

@@ -27,7 +27,9 @@ def test_page_login_locks_after_five_failures_then_recovers(learner):
     assert AuditEvent.objects.filter(action="auth.login_failed").count() >= 5
     assert AuditEvent.objects.filter(action="auth.locked_out").exists()
     # The API shares the lock.
-    api = client.post("/api/auth/login/", {"email": learner.email, "password": PASSWORD}, content_type="application/json")
+    api = client.post(
+        "/api/auth/login/", {"email": learner.email, "password": PASSWORD}, content_type="application/json"
+    )
     assert api.status_code == 429 and api.json()["error"]["code"] == "locked_out"
     with time_machine.travel(timezone.now() + timedelta(minutes=16)):
         later = client.post("/login/", {"email": learner.email, "password": PASSWORD})

@@ -21,7 +21,10 @@ STRONG = "river-Stone-93!"
 
 
 def basic(client, role="learner", email="new.person@example.com", password=STRONG, name="New Person"):
-    return client.post(f"/register/{role}/basic/", {"full_name": name, "email": email, "password": password, "timezone": "Asia/Kolkata"})
+    return client.post(
+        f"/register/{role}/basic/",
+        {"full_name": name, "email": email, "password": password, "timezone": "Asia/Kolkata"},
+    )
 
 
 def last_code() -> str:
@@ -41,7 +44,10 @@ def test_learner_wizard_happy_path_signs_in_on_dashboard():
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["new.person@example.com"]
     assert verify(client).url == "/register/learner/interests/"
     assert client.post("/register/learner/interests/", {"interests": domain_ids}).url == "/register/learner/goal/"
-    assert client.post("/register/learner/goal/", {"career_goal": "switch", "career_goal_detail": "Move to data"}).url == "/register/learner/photo/"
+    assert (
+        client.post("/register/learner/goal/", {"career_goal": "switch", "career_goal_detail": "Move to data"}).url
+        == "/register/learner/photo/"
+    )
     assert not User.objects.filter(email="new.person@example.com").exists()  # nothing until the end
 
     photo = SimpleUploadedFile("me.png", png_bytes(), content_type="image/png")
@@ -65,8 +71,24 @@ def test_mentor_wizard_happy_path_is_pending_with_availability():
     domain_ids = list(Domain.objects.values_list("pk", flat=True)[:2])
     basic(client, role="mentor", email="mo@example.com", name="Mo Mentor")
     verify(client, role="mentor")
-    assert client.post("/register/mentor/expertise/", {"domains": domain_ids, "skills": "Python, SQL, python", "years_experience": 6}).url == "/register/mentor/about/"
-    assert client.post("/register/mentor/about/", {"headline": "Backend engineer at a bank", "bio": "I build payment systems. " * 5, "qualifications": "B.Tech"}).url == "/register/mentor/media/"
+    assert (
+        client.post(
+            "/register/mentor/expertise/",
+            {"domains": domain_ids, "skills": "Python, SQL, python", "years_experience": 6},
+        ).url
+        == "/register/mentor/about/"
+    )
+    assert (
+        client.post(
+            "/register/mentor/about/",
+            {
+                "headline": "Backend engineer at a bank",
+                "bio": "I build payment systems. " * 5,
+                "qualifications": "B.Tech",
+            },
+        ).url
+        == "/register/mentor/media/"
+    )
     media = {
         "photo": SimpleUploadedFile("me.jpg", png_bytes(), content_type="image/png"),
         "intro_video": SimpleUploadedFile("hello.mp4", MP4_HEAD, content_type="video/mp4"),
@@ -75,7 +97,14 @@ def test_mentor_wizard_happy_path_is_pending_with_availability():
     assert not User.objects.filter(email="mo@example.com").exists()
     response = client.post(
         "/register/mentor/availability/",
-        {"monday_on": "on", "monday_start": "18:00", "monday_end": "20:00", "saturday_on": "on", "saturday_start": "10:00", "saturday_end": "13:00"},
+        {
+            "monday_on": "on",
+            "monday_start": "18:00",
+            "monday_end": "20:00",
+            "saturday_on": "on",
+            "saturday_start": "10:00",
+            "saturday_end": "13:00",
+        },
     )
     assert response.status_code == 302 and response.url == "/dashboard/mentor/"
 
@@ -86,7 +115,10 @@ def test_mentor_wizard_happy_path_is_pending_with_availability():
     assert profile.skills == ["Python", "SQL"]
     assert profile.photo and profile.intro_video
     windows = list(AvailabilityWindow.objects.filter(mentor=user).values_list("weekday", "start_time", "end_time"))
-    assert [(w[0], w[1].strftime("%H:%M"), w[2].strftime("%H:%M")) for w in windows] == [(0, "18:00", "20:00"), (5, "10:00", "13:00")]
+    assert [(w[0], w[1].strftime("%H:%M"), w[2].strftime("%H:%M")) for w in windows] == [
+        (0, "18:00", "20:00"),
+        (5, "10:00", "13:00"),
+    ]
     page = client.get("/dashboard/mentor/").content.decode()
     assert "waiting for approval" in page
 
@@ -102,7 +134,12 @@ def test_duplicate_email_is_a_field_error(learner):
 
 @pytest.mark.parametrize(
     ("password", "message"),
-    [("short1!", "too short"), ("abcdefghijklmnop", "number or symbol"), ("1234567890123", "entirely numeric"), ("password123", "too common")],
+    [
+        ("short1!", "too short"),
+        ("abcdefghijklmnop", "number or symbol"),
+        ("1234567890123", "entirely numeric"),
+        ("password123", "too common"),
+    ],
 )
 def test_weak_password_is_a_field_error(password, message):
     response = basic(Client(), password=password)
@@ -116,7 +153,7 @@ def test_wrong_code_then_lockout_after_five_attempts():
     basic(client)
     right = last_code()
     wrong = "000000" if right != "000000" else "111111"
-    for attempt in range(5):
+    for _ in range(5):
         response = verify(client, code=wrong)
         assert response.status_code == 200
         assert "not right" in response.content.decode()
@@ -181,9 +218,14 @@ def test_non_video_intro_is_refused():
     client = Client()
     basic(client, role="mentor")
     verify(client, role="mentor")
-    client.post("/register/mentor/expertise/", {"domains": [Domain.objects.first().pk], "skills": "Go", "years_experience": 3})
+    client.post(
+        "/register/mentor/expertise/", {"domains": [Domain.objects.first().pk], "skills": "Go", "years_experience": 3}
+    )
     client.post("/register/mentor/about/", {"headline": "Go developer at a startup", "bio": "x" * 100})
-    response = client.post("/register/mentor/media/", {"intro_video": SimpleUploadedFile("intro.mp4", png_bytes(), content_type="video/mp4")})
+    response = client.post(
+        "/register/mentor/media/",
+        {"intro_video": SimpleUploadedFile("intro.mp4", png_bytes(), content_type="video/mp4")},
+    )
     assert response.status_code == 200
     assert "not a video we can play" in response.content.decode()
 
@@ -201,11 +243,16 @@ def test_email_taken_during_the_wizard_leaves_no_half_account():
 
 def test_validate_endpoint_reports_field_errors_as_you_type(learner):
     client = Client()
-    response = client.post("/register/learner/validate/basic/", {"full_name": "A", "email": learner.email, "password": "abc"})
+    response = client.post(
+        "/register/learner/validate/basic/", {"full_name": "A", "email": learner.email, "password": "abc"}
+    )
     errors = response.json()["errors"]
     assert "already exists" in errors["email"][0]
     assert "full_name" in errors and "password" in errors
-    ok = client.post("/register/learner/validate/basic/", {"full_name": "Alice", "email": "free@example.com", "password": STRONG, "timezone": "Asia/Kolkata"})
+    ok = client.post(
+        "/register/learner/validate/basic/",
+        {"full_name": "Alice", "email": "free@example.com", "password": STRONG, "timezone": "Asia/Kolkata"},
+    )
     assert ok.json()["errors"] == {}
 
 

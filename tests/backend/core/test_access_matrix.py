@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.test import RequestFactory
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from backend.core.access import Rule, _rule_of, decide
 from tests.conftest import client_for
@@ -153,7 +153,13 @@ def test_every_route_declares_an_access_rule():
 def test_rule_decisions(learner, pending_mentor, mentor, admin_user, rule, persona, code):
     from django.contrib.auth.models import AnonymousUser
 
-    users = {"anonymous": AnonymousUser(), "learner": learner, "mentor_pending": pending_mentor, "mentor_approved": mentor, "admin_no2fa": admin_user}
+    users = {
+        "anonymous": AnonymousUser(),
+        "learner": learner,
+        "mentor_pending": pending_mentor,
+        "mentor_approved": mentor,
+        "admin_no2fa": admin_user,
+    }
     request = RequestFactory().get("/")
     request.user = users[persona]
     decision = decide(rule, request)

@@ -31,17 +31,66 @@ from backend.marketplace.models import (
 )
 
 MENTORS = [
-    ("Ananya Iyer", "Staff engineer, payments at a Bengaluru fintech", ["programming", "career"], ["Python", "Django", "System design"], 11),
-    ("Rohan Mehta", "Data scientist building recommendation systems", ["data-science", "programming"], ["Machine learning", "SQL", "Pandas"], 7),
-    ("Priya Nair", "Product designer, ex-agency, now in consumer apps", ["design", "product"], ["Figma", "UX research", "Design systems"], 9),
-    ("Vikram Singh", "Cloud architect who runs Kubernetes for a living", ["cloud", "programming"], ["AWS", "Kubernetes", "Terraform"], 13),
-    ("Meera Krishnan", "Product manager for B2B SaaS", ["product", "business"], ["Roadmaps", "Metrics", "Discovery"], 8),
-    ("Arjun Rao", "GATE topper and algorithms coach", ["exams", "programming"], ["DSA", "C++", "Competitive programming"], 6),
+    (
+        "Ananya Iyer",
+        "Staff engineer, payments at a Bengaluru fintech",
+        ["programming", "career"],
+        ["Python", "Django", "System design"],
+        11,
+    ),
+    (
+        "Rohan Mehta",
+        "Data scientist building recommendation systems",
+        ["data-science", "programming"],
+        ["Machine learning", "SQL", "Pandas"],
+        7,
+    ),
+    (
+        "Priya Nair",
+        "Product designer, ex-agency, now in consumer apps",
+        ["design", "product"],
+        ["Figma", "UX research", "Design systems"],
+        9,
+    ),
+    (
+        "Vikram Singh",
+        "Cloud architect who runs Kubernetes for a living",
+        ["cloud", "programming"],
+        ["AWS", "Kubernetes", "Terraform"],
+        13,
+    ),
+    (
+        "Meera Krishnan",
+        "Product manager for B2B SaaS",
+        ["product", "business"],
+        ["Roadmaps", "Metrics", "Discovery"],
+        8,
+    ),
+    (
+        "Arjun Rao",
+        "GATE topper and algorithms coach",
+        ["exams", "programming"],
+        ["DSA", "C++", "Competitive programming"],
+        6,
+    ),
 ]
 PENDING_MENTOR = ("Kabir Das", "Sitar player and music theory teacher", ["music"], ["Sitar", "Raga theory"], 15)
-LEARNERS = ["Aditya Kumar", "Sneha Reddy", "Rahul Verma", "Diya Shah", "Karthik Menon", "Ishita Gupta", "Nikhil Joshi", "Pooja Pillai"]
+LEARNERS = [
+    "Aditya Kumar",
+    "Sneha Reddy",
+    "Rahul Verma",
+    "Diya Shah",
+    "Karthik Menon",
+    "Ishita Gupta",
+    "Nikhil Joshi",
+    "Pooja Pillai",
+]
 TITLES = {
-    "programming": ["Django from zero to deployed", "Code review of your side project", "Cracking system design rounds"],
+    "programming": [
+        "Django from zero to deployed",
+        "Code review of your side project",
+        "Cracking system design rounds",
+    ],
     "data-science": ["Your first ML model, end to end", "SQL for analytics interviews"],
     "design": ["Portfolio review for designers", "Design systems that scale"],
     "product": ["Writing a PRD people read", "Metrics that matter for PMs"],
@@ -99,7 +148,15 @@ class Command(BaseCommand):
         domains = {d.slug: d for d in Domain.objects.all()}
         now = timezone.now().replace(minute=0, second=0, microsecond=0)
 
-        admin = User.objects.create_user(demo_email("Admin Demo"), password, full_name="Admin Demo", role=Role.ADMIN, is_demo=True, is_superuser=True, email_verified_at=now)
+        admin = User.objects.create_user(
+            demo_email("Admin Demo"),
+            password,
+            full_name="Admin Demo",
+            role=Role.ADMIN,
+            is_demo=True,
+            is_superuser=True,
+            email_verified_at=now,
+        )
         totp = TOTPDevice.objects.create(user=admin, name="Demo authenticator", confirmed=True)
         backup = StaticDevice.objects.create(user=admin, name="Demo backup codes", confirmed=True)
         for index in range(10):
@@ -108,7 +165,9 @@ class Command(BaseCommand):
 
         mentors = []
         for name, headline, slugs, skills, years in [*MENTORS, PENDING_MENTOR]:
-            user = User.objects.create_user(demo_email(name), password, full_name=name, role=Role.MENTOR, is_demo=True, email_verified_at=now)
+            user = User.objects.create_user(
+                demo_email(name), password, full_name=name, role=Role.MENTOR, is_demo=True, email_verified_at=now
+            )
             pending = name == PENDING_MENTOR[0]
             profile = MentorProfile.objects.create(
                 user=user,
@@ -123,14 +182,20 @@ class Command(BaseCommand):
             )
             profile.domains.set([domains[s] for s in slugs])
             for weekday in (0, 2, 4, 5):
-                AvailabilityWindow.objects.create(mentor=user, weekday=weekday, start_time=time(18, 0), end_time=time(21, 0))
+                AvailabilityWindow.objects.create(
+                    mentor=user, weekday=weekday, start_time=time(18, 0), end_time=time(21, 0)
+                )
             if not pending:
                 mentors.append((user, slugs))
 
         learners = []
         for name in LEARNERS:
-            user = User.objects.create_user(demo_email(name), password, full_name=name, role=Role.LEARNER, is_demo=True, email_verified_at=now)
-            profile = LearnerProfile.objects.create(user=user, career_goal=rng.choice(["first_job", "switch", "grow", "exam"]))
+            user = User.objects.create_user(
+                demo_email(name), password, full_name=name, role=Role.LEARNER, is_demo=True, email_verified_at=now
+            )
+            profile = LearnerProfile.objects.create(
+                user=user, career_goal=rng.choice(["first_job", "switch", "grow", "exam"])
+            )
             profile.interests.set(rng.sample(list(domains.values()), 3))
             learners.append(user)
 
@@ -154,19 +219,31 @@ class Command(BaseCommand):
                     capacity=rng.choice([1, 1, 3, 5]),
                     state=SessionState.COMPLETED if past else SessionState.SCHEDULED,
                 )
-                attendees = rng.sample(learners, min(session.capacity, rng.randint(0, 3) if not past else max(1, session.capacity)))
+                attendees = rng.sample(
+                    learners, min(session.capacity, rng.randint(0, 3) if not past else max(1, session.capacity))
+                )
                 for learner in attendees[: session.capacity]:
-                    booking = Booking.objects.create(session=session, learner=learner, state=BookingState.CONFIRMED, attended=past)
+                    booking = Booking.objects.create(
+                        session=session, learner=learner, state=BookingState.CONFIRMED, attended=past
+                    )
                     if past and rng.random() < 0.8:
-                        Review.objects.create(booking=booking, rating=rng.choice([4, 5, 5, 5, 4, 3]), comment=rng.choice(COMMENTS))
-        self.stdout.write(self.style.SUCCESS(f"Created demo data: {len(mentors) + 1} mentors, {len(learners)} learners, {Session.objects.filter(mentor__is_demo=True).count()} sessions."))
+                        Review.objects.create(
+                            booking=booking, rating=rng.choice([4, 5, 5, 5, 4, 3]), comment=rng.choice(COMMENTS)
+                        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created demo data: {len(mentors) + 1} mentors, {len(learners)} learners, {Session.objects.filter(mentor__is_demo=True).count()} sessions."
+            )
+        )
 
     def _print_logins(self, password: str):
-        self.stdout.write("\nDemo logins (password for all: %s)" % password)
+        self.stdout.write(f"\nDemo logins (password for all: {password})")
         self.stdout.write(f"  learner: {demo_email(LEARNERS[0])}")
         self.stdout.write(f"  mentor:  {demo_email(MENTORS[0][0])}   (approved)")
         self.stdout.write(f"  mentor:  {demo_email(PENDING_MENTOR[0])}   (pending approval)")
-        self.stdout.write(f"  admin:   {demo_email('Admin Demo')}   (2FA backup codes demo0000 … demo0009, each works once)")
+        self.stdout.write(
+            f"  admin:   {demo_email('Admin Demo')}   (2FA backup codes demo0000 … demo0009, each works once)"
+        )
         secret = getattr(self, "totp_secret", None)
         if secret is None:
             device = TOTPDevice.objects.filter(user__email=demo_email("Admin Demo")).first()
