@@ -41,8 +41,19 @@ def make_user(email: str, role: str, **extra) -> User:
     )
 
 
+def seed_domains() -> None:
+    """The taxonomy the data migration installs. Transactional tests flush tables between
+    tests, so they call this (it is idempotent) instead of relying on migration data."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("backend.marketplace.migrations.0002_seed_domains").seed(apps, None)
+
+
 @pytest.fixture
 def domains(db):
+    seed_domains()
     return list(Domain.objects.all()[:3])
 
 

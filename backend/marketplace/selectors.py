@@ -38,7 +38,7 @@ def domains_with_counts():
             "sessions",
             filter=Q(sessions__state=SessionState.SCHEDULED, sessions__starts_at__gt=timezone.now()),
         )
-    )
+    ).order_by("position", "name")  # Meta.ordering is dropped in GROUP BY queries
 
 
 def mentors_top(*, limit: int = 8):

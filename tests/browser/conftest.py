@@ -7,10 +7,6 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API keeps an event loop in this thread; Django's ORM calls from the test
-# body are still plain synchronous calls, so allow them.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,6 +25,20 @@ DESKTOP = {"width": 1440, "height": 900}
 
 @pytest.fixture(scope="session")
 def browser():
+    # Playwright's sync API keeps an event loop in this thread; Django's ORM calls from the test
+    # body are still plain synchronous calls, so allow them while the browser is up (only).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield from _launch()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def _launch():
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: run the README's test command, which installs it")
     from playwright.sync_api import sync_playwright

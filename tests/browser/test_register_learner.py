@@ -10,15 +10,17 @@ from django.core import mail
 from backend.accounts.models import User
 from backend.marketplace.models import Domain
 from tests.browser.conftest import DESKTOP, PHONE
-from tests.conftest import png_bytes
+from tests.conftest import png_bytes, seed_domains
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.mark.parametrize(("viewport", "label"), [(PHONE, "phone"), (DESKTOP, "desktop")])
 def test_learner_registers_through_the_wizard(browser, live_server, screenshot_dir, tmp_path, viewport, label):
+    seed_domains()
     email = f"browser.{label}@example.com"
-    context = browser.new_context(viewport=viewport, timezone_id="Asia/Kolkata")
+    # Reduced motion turns transitions off, so colours can be read right after a click.
+    context = browser.new_context(viewport=viewport, timezone_id="Asia/Kolkata", reduced_motion="reduce")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -71,11 +73,19 @@ def test_learner_registers_through_the_wizard(browser, live_server, screenshot_d
         page.wait_for_url("**/dashboard/learner/")
         assert "Welcome to PeerLearn, Browser!" in page.content()
         page.screenshot(path=screenshot_dir / f"dashboard-learner-{label}.png", full_page=True)
+        # The theme toggle saves the choice on the account, so it follows the user.
+        before = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        with page.expect_response(lambda r: r.url.endswith("/api/auth/me/") and r.request.method == "PATCH") as saved:
+            page.locator("[data-theme-toggle]").first.click()
+        assert saved.value.status == 200
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") != before
+        page.screenshot(path=screenshot_dir / f"dashboard-learner-{label}-toggled.png", full_page=True)
         assert errors == []
     finally:
         context.close()
 
     user = User.objects.get(email=email)
     assert user.role == "learner" and user.timezone == "Asia/Kolkata"
+    assert user.theme in {"dark", "light"}
     assert list(user.learner_profile.interests.values_list("name", flat=True)) == [first_domain.name]
     assert user.learner_profile.career_goal == "switch" and user.learner_profile.photo

@@ -3,9 +3,28 @@
 
 const root = document.documentElement;
 
-// Theme: "system" follows the device; the toggle stores an explicit choice on this device.
+// Theme: "system" follows the device. A signed-in user's choice belongs to their account (the
+// server renders it), so it follows them across devices; visitors keep it on this device.
+const signedIn = root.hasAttribute("data-signed-in");
 const storedTheme = localStorage.getItem("theme");
-if (storedTheme) root.dataset.theme = storedTheme;
+if (storedTheme && !signedIn) root.dataset.theme = storedTheme;
+
+function cookie(name) {
+  return document.cookie.split("; ").find((c) => c.startsWith(`${name}=`))?.split("=")[1] ?? "";
+}
+
+function saveTheme(theme) {
+  if (!signedIn) {
+    localStorage.setItem("theme", theme);
+    return;
+  }
+  fetch("/api/auth/me/", {
+    method: "PATCH",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(cookie("csrftoken")) },
+    body: JSON.stringify({ theme }),
+  }).catch(() => showToast("Could not save your theme; it applies on this page only.", "warning"));
+}
 
 function effectiveTheme() {
   const t = root.dataset.theme;
@@ -18,7 +37,7 @@ document.addEventListener("click", (event) => {
   if (toggle) {
     const next = effectiveTheme() === "dark" ? "light" : "dark";
     root.dataset.theme = next;
-    localStorage.setItem("theme", next);
+    saveTheme(next);
   }
   const close = event.target.closest(".toast-close");
   if (close) close.closest(".toast").remove();

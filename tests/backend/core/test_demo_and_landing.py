@@ -44,3 +44,12 @@ def test_landing_empty_states_are_honest():
     page = Client().get("/").content.decode()
     assert "No sessions are scheduled yet." in page
     assert "Our first mentors are being approved." in page
+
+
+def test_category_tabs_follow_the_curated_order():
+    page = Client().get("/").content.decode()
+    assert (
+        page.index('data-filter="programming"')
+        < page.index('data-filter="business"')
+        < page.index('data-filter="exams"')
+    )
