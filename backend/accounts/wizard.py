@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 
 from django import forms as django_forms
 from django.contrib.auth.hashers import make_password
@@ -155,9 +156,9 @@ class Draft:
         if errors:
             return None, errors
         windows = kwargs.pop("windows", [])
-        for key in list(kwargs):
-            if key.split("_")[0] in forms.WEEKDAYS:
-                kwargs.pop(key)
+        # Keep what the registration has a field for (drops the per-weekday form inputs).
+        known = {f.name for f in dataclass_fields(Registration)}
+        kwargs = {key: value for key, value in kwargs.items() if key in known}
         registration = Registration(
             role=self.role,
             email=basic_form.cleaned_data["email"],
