@@ -110,7 +110,7 @@ def _render_step(request, draft: Draft, current, form, **extra):
         "step": current,
         "step_number": index + 1,
         "step_count": len(steps),
-        "progress": round(100 * index / len(steps)),
+        "progress": round(100 * (index + 1) / len(steps)),
         "form": form,
         "draft": draft,
         "kept_files": draft.data["files"],
