@@ -3,11 +3,9 @@
 
 const root = document.documentElement;
 
-// Theme: "system" follows the device. A signed-in user's choice belongs to their account (the
-// server renders it), so it follows them across devices; visitors keep it on this device.
+// Theme: theme.js resolved the choice before paint. A signed-in user's choice belongs to their
+// account (the server renders it), so it follows them across devices; visitors keep it here.
 const signedIn = root.hasAttribute("data-signed-in");
-const storedTheme = localStorage.getItem("theme");
-if (storedTheme && !signedIn) root.dataset.theme = storedTheme;
 
 function cookie(name) {
   return document.cookie.split("; ").find((c) => c.startsWith(`${name}=`))?.split("=")[1] ?? "";
@@ -26,16 +24,11 @@ function saveTheme(theme) {
   }).catch(() => showToast("Could not save your theme; it applies on this page only.", "warning"));
 }
 
-function effectiveTheme() {
-  const t = root.dataset.theme;
-  if (t === "light" || t === "dark") return t;
-  return matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
-}
-
 document.addEventListener("click", (event) => {
   const toggle = event.target.closest("[data-theme-toggle]");
   if (toggle) {
-    const next = effectiveTheme() === "dark" ? "light" : "dark";
+    const next = root.dataset.theme === "dark" ? "light" : "dark";
+    root.dataset.themeChoice = next;
     root.dataset.theme = next;
     saveTheme(next);
   }
