@@ -292,3 +292,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+BOOKING_HOLD_MINUTES = env_int("BOOKING_HOLD_MINUTES", 15, minimum=1)
+FULL_REFUND_HOURS_BEFORE = env_int("FULL_REFUND_HOURS_BEFORE", 1, minimum=0)
+MAX_SESSION_PRICE_PAISE = env_int("MAX_SESSION_PRICE_PAISE", 10_000_000, minimum=100)  # ₹1,00,000

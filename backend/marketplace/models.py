@@ -63,24 +63,37 @@ class Session(models.Model):
     topics = models.JSONField(default=list)
     domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="sessions")
     starts_at = models.DateTimeField(db_index=True)
+    # Stored (not derived) so overlap checks and the PostgreSQL exclusion constraint can index it.
+    ends_at = models.DateTimeField()
     duration_minutes = models.PositiveSmallIntegerField(validators=[MinValueValidator(15), MaxValueValidator(240)])
     price_paise = models.PositiveIntegerField(default=0)
     capacity = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
     thumbnail = models.ImageField(upload_to="thumbnails/", blank=True)
     room_code = models.CharField(max_length=16, unique=True, default=new_room_code)
     state = models.CharField(max_length=10, choices=SessionState.choices, default=SessionState.DRAFT)
+    is_private = models.BooleanField(default=False, help_text="Created from a request; not listed publicly.")
+    sequence = models.PositiveIntegerField(default=0, help_text="iCalendar SEQUENCE, bumped on reschedule.")
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["starts_at"]
-        indexes = [models.Index(fields=["state", "starts_at"])]
+        indexes = [
+            models.Index(fields=["state", "starts_at"]),
+            models.Index(fields=["mentor", "starts_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="session_ends_after_start"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
-    @property
-    def ends_at(self):
-        return self.starts_at + timedelta(minutes=self.duration_minutes)
+    def save(self, *args, **kwargs):
+        self.ends_at = self.starts_at + timedelta(minutes=self.duration_minutes)
+        super().save(*args, **kwargs)
 
     @property
     def is_free(self) -> bool:
@@ -99,6 +112,11 @@ class Booking(models.Model):
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings")
     state = models.CharField(max_length=10, choices=BookingState.choices)
     created_at = models.DateTimeField(default=timezone.now)
+    hold_expires_at = models.DateTimeField(null=True, blank=True, help_text="Paid bookings: seat held until then.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=10, blank=True)
+    refund_paise = models.PositiveIntegerField(default=0)
     attended = models.BooleanField(default=False)
 
     class Meta:

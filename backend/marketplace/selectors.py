@@ -1,23 +1,34 @@
-"""Marketplace reads for pages and APIs (public data only here; per-user reads check access)."""
+"""Marketplace reads. Public lists show what anyone may see; per-user reads check access and
+fetch related rows in the same query (no N+1)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 
-from django.db.models import Avg, Count, F, Q
+from django.db.models import Avg, Count, F, Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from backend.accounts.models import ApprovalState, User
 from backend.marketplace.models import Booking, BookingState, Domain, Session, SessionState
 
 
+def active_seat_filter(prefix: str = "") -> Q:
+    """Bookings holding a seat: confirmed, or held and not yet expired."""
+    return Q(**{f"{prefix}state": BookingState.CONFIRMED}) | Q(
+        **{f"{prefix}state": BookingState.HELD, f"{prefix}hold_expires_at__gt": timezone.now()}
+    )
+
+
+def with_seats(qs: QuerySet) -> QuerySet:
+    return qs.annotate(seats_taken=Count("bookings", filter=active_seat_filter("bookings__"))).annotate(
+        seats_left=F("capacity") - F("seats_taken")
+    )
+
+
 def _public_sessions():
-    return (
-        Session.objects.select_related("mentor", "mentor__mentor_profile", "domain")
-        .annotate(
-            seats_taken=Count("bookings", filter=Q(bookings__state__in=[BookingState.HELD, BookingState.CONFIRMED]))
-        )
-        .annotate(seats_left=F("capacity") - F("seats_taken"))
+    return with_seats(
+        Session.objects.filter(is_private=False).select_related("mentor", "mentor__mentor_profile", "domain")
     )
 
 
@@ -32,11 +43,114 @@ def sessions_upcoming(*, limit: int = 12, domain: Domain | None = None):
     return qs.order_by("starts_at")[:limit]
 
 
+def sessions_search(
+    *,
+    q: str = "",
+    domain: str = "",
+    free: bool | None = None,
+    price_min: int | None = None,
+    price_max: int | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    mentor_id: int | None = None,
+) -> QuerySet:
+    """Upcoming public sessions matching the filters, soonest first (ties broken by id)."""
+    qs = _public_sessions().filter(state__in=[SessionState.SCHEDULED, SessionState.LIVE], ends_at__gt=timezone.now())
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q) | Q(mentor__full_name__icontains=q))
+    if domain:
+        qs = qs.filter(domain__slug=domain)
+    if free is True:
+        qs = qs.filter(price_paise=0)
+    elif free is False:
+        qs = qs.filter(price_paise__gt=0)
+    if price_min is not None:
+        qs = qs.filter(price_paise__gte=price_min)
+    if price_max is not None:
+        qs = qs.filter(price_paise__lte=price_max)
+    if date_from is not None:
+        qs = qs.filter(starts_at__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(starts_at__lt=date_to)
+    if mentor_id is not None:
+        qs = qs.filter(mentor_id=mentor_id)
+    return qs.order_by("starts_at", "id")
+
+
+def get_session_for_viewer(user, session_id: int) -> Session:
+    """A session page: public sessions for everyone; drafts and private sessions only for
+    their mentor (and a private session's booked learner)."""
+    session = (
+        with_seats(Session.objects.select_related("mentor", "mentor__mentor_profile", "domain"))
+        .filter(pk=session_id)
+        .first()
+    )
+    if session is None:
+        raise Http404
+    public = not session.is_private and session.state != SessionState.DRAFT
+    if public or (user.is_authenticated and session.mentor_id == user.pk):
+        return session
+    if user.is_authenticated and session.is_private and session.bookings.filter(learner=user).exists():
+        return session
+    raise Http404
+
+
+def get_session_for_mentor(mentor: User, session_id: int) -> Session:
+    session = with_seats(Session.objects.select_related("domain")).filter(pk=session_id, mentor=mentor).first()
+    if session is None:
+        raise Http404
+    return session
+
+
+def sessions_of_mentor(mentor: User, *, state: str | None = None) -> QuerySet:
+    qs = with_seats(Session.objects.filter(mentor=mentor).select_related("domain"))
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by("starts_at", "id")
+
+
+def get_booking_for_user(user: User, booking_id: int) -> Booking:
+    """A booking is visible to its learner and to the session's mentor, nobody else."""
+    booking = (
+        Booking.objects.select_related("session", "session__mentor", "session__domain", "learner")
+        .filter(pk=booking_id)
+        .filter(Q(learner=user) | Q(session__mentor=user))
+        .first()
+    )
+    if booking is None:
+        raise Http404
+    return booking
+
+
+def bookings_of_learner(learner: User, *, when: str = "upcoming") -> QuerySet:
+    now = timezone.now()
+    qs = Booking.objects.filter(learner=learner).select_related("session", "session__mentor", "session__domain")
+    if when == "upcoming":
+        return qs.filter(
+            active_seat_filter(),
+            session__state__in=[SessionState.SCHEDULED, SessionState.LIVE],
+            session__ends_at__gt=now,
+        ).order_by("session__starts_at", "id")
+    if when == "past":
+        return qs.filter(Q(session__ends_at__lte=now) | Q(session__state=SessionState.COMPLETED)).order_by(
+            "-session__starts_at", "-id"
+        )
+    return qs.order_by("-created_at", "-id")
+
+
+def bookings_for_learner(learner: User, *, upcoming: bool):
+    return bookings_of_learner(learner, when="upcoming" if upcoming else "past")
+
+
 def domains_with_counts():
     return Domain.objects.annotate(
         upcoming=Count(
             "sessions",
-            filter=Q(sessions__state=SessionState.SCHEDULED, sessions__starts_at__gt=timezone.now()),
+            filter=Q(
+                sessions__state=SessionState.SCHEDULED,
+                sessions__starts_at__gt=timezone.now(),
+                sessions__is_private=False,
+            ),
         )
     ).order_by("position", "name")  # Meta.ordering is dropped in GROUP BY queries
 
@@ -50,17 +164,5 @@ def mentors_top(*, limit: int = 8):
             rating=Avg("sessions__bookings__review__rating"),
             review_count=Count("sessions__bookings__review", distinct=True),
         )
-        .order_by("-rating", "-review_count", "full_name")[:limit]
+        .order_by(F("rating").desc(nulls_last=True), "-review_count", "full_name")[:limit]
     )
-
-
-def bookings_for_learner(learner: User, *, upcoming: bool):
-    now = timezone.now()
-    qs = Booking.objects.filter(learner=learner).select_related("session", "session__mentor", "session__domain")
-    if upcoming:
-        return qs.filter(
-            state__in=[BookingState.HELD, BookingState.CONFIRMED],
-            session__state__in=[SessionState.SCHEDULED, SessionState.LIVE],
-            session__starts_at__gt=now - timedelta(hours=4),
-        ).order_by("session__starts_at")
-    return qs.filter(session__state=SessionState.COMPLETED).order_by("-session__starts_at")
