@@ -14,3 +14,7 @@ os.environ.setdefault("CACHE_KEY_PREFIX", f"peerlearn-test-{os.getpid()}")
 from backend.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not ":memory:", so concurrency tests see SQLite's real locking (WAL + IMMEDIATE).
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
