@@ -35,6 +35,7 @@ urlpatterns = [
         name="dashboard-admin-mentor-decide",
     ),
     path("api/auth/", include("backend.accounts.api_urls")),
+    path("api/", include("backend.marketplace.api_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

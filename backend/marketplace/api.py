@@ -1,0 +1,287 @@
+"""Marketplace REST API: thin views over the services and selectors."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.core.access import Rule
+from backend.marketplace import selectors, services
+from backend.marketplace.ics import booking_invite
+from backend.marketplace.models import Domain
+
+
+class SoonestFirst(CursorPagination):
+    """Cursor pages for infinite scroll: stable under inserts, no COUNT(*) per page."""
+
+    ordering = ("starts_at", "id")
+    page_size = 20
+    max_page_size = 50
+    page_size_query_param = "page_size"
+
+
+class DomainSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Domain
+        fields = ["slug", "name", "icon"]
+
+
+class MentorBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    full_name = serializers.CharField()
+    headline = serializers.CharField(source="mentor_profile.headline", default="")
+    is_demo = serializers.BooleanField()
+
+
+class SessionBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    topics = serializers.ListField(child=serializers.CharField())
+    domain = DomainSerializer()
+    mentor = MentorBriefSerializer()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    duration_minutes = serializers.IntegerField()
+    price_paise = serializers.IntegerField()
+    capacity = serializers.IntegerField()
+    state = serializers.CharField()
+
+
+class SessionSerializer(SessionBriefSerializer):
+    seats_left = serializers.IntegerField()
+
+
+class MentorSessionSerializer(SessionSerializer):
+    room_code = serializers.CharField()
+    sequence = serializers.IntegerField()
+    seats_taken = serializers.IntegerField()
+
+
+class SessionWriteSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=140)
+    description = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
+    topics = serializers.ListField(
+        child=serializers.CharField(max_length=60), required=False, default=list, max_length=10
+    )
+    domain = serializers.SlugRelatedField(slug_field="slug", queryset=Domain.objects.all())
+    starts_at = serializers.DateTimeField()
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=10_000)
+    price_paise = serializers.IntegerField(required=False, default=0, min_value=0)
+    capacity = serializers.IntegerField(required=False, default=1, min_value=1)
+
+    def to_input(self) -> services.SessionInput:
+        return services.SessionInput(**self.validated_data)
+
+
+class SessionFilters(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    domain = serializers.SlugField(required=False, allow_blank=True, default="")
+    free = serializers.BooleanField(required=False, allow_null=True, default=None)
+    price_min = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
+    price_max = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
+    date_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    date_to = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    mentor = serializers.IntegerField(required=False, allow_null=True, default=None, source="mentor_id")
+
+
+@extend_schema(parameters=[SessionFilters])
+class SessionListView(ListAPIView):
+    """Upcoming public sessions: search and filters, soonest first."""
+
+    access_rule = Rule.PUBLIC
+    serializer_class = SessionSerializer
+    pagination_class = SoonestFirst
+
+    def get_queryset(self):
+        filters = SessionFilters(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.sessions_search(**filters.validated_data)
+
+
+class SessionDetailView(APIView):
+    access_rule = Rule.PUBLIC
+
+    @extend_schema(responses=SessionSerializer)
+    def get(self, request, session_id: int):
+        return Response(SessionSerializer(selectors.get_session_for_viewer(request.user, session_id)).data)
+
+
+class MentorSessionListView(ListAPIView):
+    """The signed-in mentor's own sessions (all states); POST creates a draft."""
+
+    access_rule = Rule.MENTOR
+    serializer_class = MentorSessionSerializer
+    pagination_class = SoonestFirst
+
+    def get_queryset(self):
+        return selectors.sessions_of_mentor(self.request.user, state=self.request.query_params.get("state") or None)
+
+    @extend_schema(request=SessionWriteSerializer, responses={201: MentorSessionSerializer})
+    def post(self, request):
+        data = SessionWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.session_create(mentor=request.user, data=data.to_input())
+        return Response(_mentor_view(request, session.pk), status=status.HTTP_201_CREATED)
+
+
+def _mentor_view(request, session_id: int) -> dict:
+    return MentorSessionSerializer(selectors.get_session_for_mentor(request.user, session_id)).data
+
+
+class MentorSessionDetailView(APIView):
+    access_rule = Rule.MENTOR
+
+    @extend_schema(responses=MentorSessionSerializer)
+    def get(self, request, session_id: int):
+        return Response(_mentor_view(request, session_id))
+
+    @extend_schema(request=SessionWriteSerializer, responses=MentorSessionSerializer)
+    def put(self, request, session_id: int):
+        session = selectors.get_session_for_mentor(request.user, session_id)
+        data = SessionWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.session_update(mentor=request.user, session=session, data=data.to_input())
+        return Response(_mentor_view(request, session_id))
+
+
+class MentorSessionPublishView(APIView):
+    access_rule = Rule.APPROVED_MENTOR
+
+    @extend_schema(request=None, responses=MentorSessionSerializer)
+    def post(self, request, session_id: int):
+        session = selectors.get_session_for_mentor(request.user, session_id)
+        services.session_publish(mentor=request.user, session=session)
+        return Response(_mentor_view(request, session_id))
+
+
+class RescheduleSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+
+
+class MentorSessionRescheduleView(APIView):
+    access_rule = Rule.MENTOR
+
+    @extend_schema(request=RescheduleSerializer, responses=MentorSessionSerializer)
+    def post(self, request, session_id: int):
+        session = selectors.get_session_for_mentor(request.user, session_id)
+        data = RescheduleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.session_reschedule(mentor=request.user, session=session, starts_at=data.validated_data["starts_at"])
+        return Response(_mentor_view(request, session_id))
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class MentorSessionCancelView(APIView):
+    access_rule = Rule.MENTOR
+
+    @extend_schema(request=CancelSerializer, responses=MentorSessionSerializer)
+    def post(self, request, session_id: int):
+        session = selectors.get_session_for_mentor(request.user, session_id)
+        data = CancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.session_cancel(mentor=request.user, session=session, reason=data.validated_data["reason"])
+        return Response(_mentor_view(request, session_id))
+
+
+# --- bookings -------------------------------------------------------------------------------------
+class BookingSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    session = SessionBriefSerializer()
+    created_at = serializers.DateTimeField()
+    hold_expires_at = serializers.DateTimeField(allow_null=True)
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    refund_paise = serializers.IntegerField()
+
+
+class BookingCreateSerializer(serializers.Serializer):
+    session = serializers.IntegerField()
+
+
+class BookingPages(PageNumberPagination):
+    # A learner's own list is short; page numbers let it keep the natural order of each view
+    # (soonest first for upcoming, latest first for past).
+    page_size = 20
+
+
+class BookingListView(ListAPIView):
+    """The learner's bookings (?when=upcoming|past|all); POST books a seat."""
+
+    access_rule = Rule.LEARNER
+    serializer_class = BookingSerializer
+    pagination_class = BookingPages
+
+    def get_queryset(self):
+        when = self.request.query_params.get("when", "all")
+        if when not in ("upcoming", "past", "all"):
+            raise serializers.ValidationError({"when": "Use upcoming, past or all."})
+        return selectors.bookings_of_learner(self.request.user, when=when)
+
+    @extend_schema(request=BookingCreateSerializer, responses={201: BookingSerializer})
+    def post(self, request):
+        data = BookingCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = selectors.get_session_for_viewer(request.user, data.validated_data["session"])
+        booking = services.booking_create(learner=request.user, session=session)
+        return Response(_booking_view(request, booking.pk), status=status.HTTP_201_CREATED)
+
+
+def _booking_view(request, booking_id: int) -> dict:
+    return BookingSerializer(selectors.get_booking_for_user(request.user, booking_id)).data
+
+
+class BookingDetailView(APIView):
+    access_rule = Rule.AUTHENTICATED  # the selector admits the learner and the session's mentor
+
+    @extend_schema(responses=BookingSerializer)
+    def get(self, request, booking_id: int):
+        return Response(_booking_view(request, booking_id))
+
+
+class QuoteSerializer(serializers.Serializer):
+    paid_paise = serializers.IntegerField()
+    refund_paise = serializers.IntegerField()
+    rule = serializers.CharField()
+    full_refund_until = serializers.DateTimeField()
+
+
+class BookingCancelView(APIView):
+    """GET: what cancelling now would refund. POST: cancel."""
+
+    access_rule = Rule.LEARNER
+
+    def _own(self, request, booking_id):
+        booking = selectors.get_booking_for_user(request.user, booking_id)
+        if booking.learner_id != request.user.pk:
+            raise Http404
+        return booking
+
+    @extend_schema(responses=QuoteSerializer)
+    def get(self, request, booking_id: int):
+        return Response(QuoteSerializer(services.cancellation_quote(self._own(request, booking_id))).data)
+
+    @extend_schema(request=None, responses=BookingSerializer)
+    def post(self, request, booking_id: int):
+        services.booking_cancel(learner=request.user, booking=self._own(request, booking_id))
+        return Response(_booking_view(request, booking_id))
+
+
+class BookingInviteView(APIView):
+    access_rule = Rule.AUTHENTICATED
+
+    @extend_schema(responses={(200, "text/calendar"): str})
+    def get(self, request, booking_id: int):
+        booking = selectors.get_booking_for_user(request.user, booking_id)
+        response = HttpResponse(booking_invite(booking), content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="peerlearn-booking-{booking.pk}.ics"'
+        return response
