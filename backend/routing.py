@@ -1,3 +1,9 @@
 """WebSocket routes of every app, collected in one list for backend.asgi."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from backend.core.consumers import UpdatesConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/updates/", UpdatesConsumer.as_asgi()),
+]

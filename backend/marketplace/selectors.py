@@ -112,7 +112,9 @@ def sessions_of_mentor(mentor: User, *, state: str | None = None) -> QuerySet:
 def get_booking_for_user(user: User, booking_id: int) -> Booking:
     """A booking is visible to its learner and to the session's mentor, nobody else."""
     booking = (
-        Booking.objects.select_related("session", "session__mentor", "session__mentor__mentor_profile", "session__domain", "learner")
+        Booking.objects.select_related(
+            "session", "session__mentor", "session__mentor__mentor_profile", "session__domain", "learner"
+        )
         .filter(pk=booking_id)
         .filter(Q(learner=user) | Q(session__mentor=user))
         .first()
@@ -124,7 +126,9 @@ def get_booking_for_user(user: User, booking_id: int) -> Booking:
 
 def bookings_of_learner(learner: User, *, when: str = "upcoming") -> QuerySet:
     now = timezone.now()
-    qs = Booking.objects.filter(learner=learner).select_related("session", "session__mentor", "session__mentor__mentor_profile", "session__domain")
+    qs = Booking.objects.filter(learner=learner).select_related(
+        "session", "session__mentor", "session__mentor__mentor_profile", "session__domain"
+    )
     if when == "upcoming":
         return qs.filter(
             active_seat_filter(),

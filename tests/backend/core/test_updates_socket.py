@@ -1,0 +1,121 @@
+"""Events reach the users they concern over /ws/updates/, after commit, and nobody else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from backend.asgi import application
+from backend.marketplace import services
+from tests.backend.marketplace.factories import a_session
+
+# Transactional: channels' database_sync_to_async closes connections that sit inside the
+# test's wrapping transaction, and on_commit should fire for real here anyway.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = [(b"origin", b"http://testserver")]
+
+
+def bearer(user):
+    return ["peerlearn.bearer", str(RefreshToken.for_user(user).access_token)]
+
+
+async def connect(protocols):
+    communicator = WebsocketCommunicator(application, "/ws/updates/", headers=ORIGIN, subprotocols=protocols)
+    connected, detail = await communicator.connect()
+    return communicator, connected, detail
+
+
+def test_anonymous_and_forged_tokens_are_closed():
+    async def scenario():
+        for protocols in (None, ["peerlearn.bearer", "forged.token.value"]):
+            communicator = WebsocketCommunicator(application, "/ws/updates/", headers=ORIGIN, subprotocols=protocols)
+            connected, code = await communicator.connect()
+            assert not connected and code == 4401
+            await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_foreign_origin_is_refused(learner):
+    protocols = bearer(learner)
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application, "/ws/updates/", headers=[(b"origin", b"https://evil.example")], subprotocols=protocols
+        )
+        connected, _ = await communicator.connect()
+        assert not connected
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_booking_event_reaches_learner_and_mentor_only(domains, mentor, learner, outsider):
+    session = a_session(mentor)
+    tokens = {name: bearer(user) for name, user in (("mentor", mentor), ("learner", learner), ("outsider", outsider))}
+    users = {"mentor": mentor, "learner": learner, "outsider": outsider}
+
+    async def scenario():
+        sockets = {}
+        for name, user in users.items():
+            communicator, connected, _ = await connect(tokens[name])
+            assert connected
+            hello = json.loads(await communicator.receive_from())
+            assert hello == {"type": "hello", "user": user.pk}
+            sockets[name] = communicator
+
+        @database_sync_to_async
+        def book():
+            return services.booking_create(learner=learner, session=session)
+
+        booking = await book()
+        for name in ("mentor", "learner"):
+            message = json.loads(await sockets[name].receive_from(timeout=3))
+            assert message == {
+                "type": "event",
+                "event": "booking.created",
+                "data": {"booking": booking.pk, "session": session.pk, "state": "confirmed"},
+            }
+        assert await sockets["outsider"].receive_nothing(timeout=0.3)
+
+        await sockets["learner"].send_to(text_data=json.dumps({"type": "ping"}))
+        assert json.loads(await sockets["learner"].receive_from()) == {"type": "pong"}
+        await sockets["learner"].send_to(text_data="x" * 5000)
+        assert json.loads(await sockets["learner"].receive_from()) == {"type": "error", "code": "bad_frame"}
+        for communicator in sockets.values():
+            await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_nothing_is_sent_when_the_transaction_rolls_back(domains, mentor, learner):
+    session = a_session(mentor)
+    protocols = bearer(mentor)
+
+    async def scenario():
+        communicator, connected, _ = await connect(protocols)
+        assert connected
+        await communicator.receive_from()
+
+        @database_sync_to_async
+        def book_then_fail():
+            from django.db import transaction
+
+            try:
+                with transaction.atomic():
+                    services.booking_create(learner=learner, session=session)
+                    raise RuntimeError("payment page crashed")
+            except RuntimeError:
+                pass
+
+        await book_then_fail()
+        assert await communicator.receive_nothing(timeout=0.3)
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
