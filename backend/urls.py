@@ -7,7 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend.core.access import Rule, page
 from backend.dashboards import views as dashboards
-from backend.marketplace import views as marketplace
 
 # Django admin asks for a verified second factor, like the custom admin dashboard.
 admin.site.__class__ = OTPAdminSite
@@ -23,7 +22,7 @@ class DocsView(SpectacularSwaggerView):
 
 
 urlpatterns = [
-    path("", marketplace.landing, name="landing"),
+    path("", include("backend.marketplace.urls")),
     path("", include("backend.accounts.urls")),
     path("dashboard/", dashboards.dashboard_redirect, name="dashboard"),
     path("dashboard/learner/", dashboards.learner_home, name="dashboard-learner"),
