@@ -142,3 +142,91 @@ class Review(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(rating__gte=1, rating__lte=5), name="review_rating_1_5")
         ]
+
+
+class AvailabilityException(models.Model):
+    """A date the mentor is away (whole day, in the mentor's timezone)."""
+
+    mentor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="availability_exceptions"
+    )
+    date = models.DateField()
+    note = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["mentor", "date"], name="exception_once_per_day")]
+
+
+class Follow(models.Model):
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="following")
+    mentor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="followers")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["learner", "mentor"], name="follow_once")]
+
+
+class WaitlistState(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Seat offered"
+    CLAIMED = "claimed", "Seat taken"
+    LEFT = "left", "Left the waitlist"
+    MISSED = "missed", "Offer expired"
+
+
+class WaitlistEntry(models.Model):
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="waitlist")
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="waitlist_entries")
+    state = models.CharField(max_length=10, choices=WaitlistState.choices, default=WaitlistState.WAITING)
+    created_at = models.DateTimeField(default=timezone.now)
+    offered_booking = models.OneToOneField(
+        Booking, null=True, blank=True, on_delete=models.SET_NULL, related_name="waitlist_offer"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "learner"],
+                condition=models.Q(state__in=["waiting", "offered"]),
+                name="waitlist_once_while_open",
+            )
+        ]
+
+
+class RequestState(models.TextChoices):
+    PENDING = "pending", "Waiting for the mentor"
+    COUNTERED = "countered", "Mentor proposed another time or price"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    EXPIRED = "expired", "Expired"
+
+
+OPEN_REQUEST_STATES = [RequestState.PENDING, RequestState.COUNTERED]
+
+
+class SessionRequest(models.Model):
+    """A learner asks a mentor for a session; answered by accept, counter-offer or decline."""
+
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="requests_sent")
+    mentor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="requests_received")
+    topic = models.CharField(max_length=140)
+    description = models.TextField(blank=True)
+    preferred_times = models.JSONField(help_text="One to three ISO 8601 UTC start times.")
+    duration_minutes = models.PositiveSmallIntegerField()
+    budget_paise = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=RequestState.choices, default=RequestState.PENDING)
+    version = models.PositiveIntegerField(default=1, help_text="Bumped on every answer; stale answers are refused.")
+    counter_starts_at = models.DateTimeField(null=True, blank=True)
+    counter_price_paise = models.PositiveIntegerField(null=True, blank=True)
+    decline_reason = models.CharField(max_length=500, blank=True)
+    session = models.OneToOneField(Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="request")
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["mentor", "state"]), models.Index(fields=["learner", "state"])]

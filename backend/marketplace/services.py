@@ -5,7 +5,8 @@ after commit."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,13 +17,23 @@ from backend.accounts.models import Role, User
 from backend.core.errors import Conflict, DomainError, Forbidden
 from backend.core.events import publish
 from backend.marketplace.models import (
+    OPEN_REQUEST_STATES,
+    AvailabilityException,
     AvailabilityWindow,
     Booking,
     BookingState,
     Domain,
+    Follow,
+    RequestState,
+    Review,
     Session,
+    SessionRequest,
     SessionState,
+    WaitlistEntry,
+    WaitlistState,
 )
+
+UTC_ZONE = ZoneInfo("UTC")
 
 # States whose time is taken on the mentor's calendar (drafts are not).
 CALENDAR_STATES = [SessionState.SCHEDULED, SessionState.LIVE, SessionState.COMPLETED]
@@ -216,7 +227,8 @@ def session_publish(*, mentor: User, session: Session) -> Session:
     _check_no_overlap(mentor, session.starts_at, session.ends_at, exclude=session.pk)
     session.state = SessionState.SCHEDULED
     _save_checked(session)
-    publish("session.published", to=[mentor], data={"session": session.pk})
+    followers = list(Follow.objects.filter(mentor=mentor).values_list("learner_id", flat=True))
+    publish("session.published", to=[mentor, *followers], data={"session": session.pk, "mentor": mentor.pk})
     return session
 
 
@@ -348,3 +360,402 @@ def booking_cancel(*, learner: User, booking: Booking) -> Booking:
         data={"booking": booking.pk, "session": booking.session_id},
     )
     return booking
+
+
+# --- waitlist -------------------------------------------------------------------------------------
+@transaction.atomic
+def waitlist_join(*, learner: User, session: Session) -> WaitlistEntry:
+    if learner.role != Role.LEARNER:
+        raise Forbidden("wrong_role", "Only learners join waitlists.")
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.is_private or session.state != SessionState.SCHEDULED or session.starts_at <= timezone.now():
+        raise Conflict("not_bookable", "This session is no longer open.")
+    if session.bookings.filter(_active_q(), learner=learner).exists():
+        raise Conflict("already_booked", "You already have a seat in this session.")
+    if seats_taken(session) < session.capacity:
+        raise Conflict("seats_available", "A seat is free: book it directly.")
+    entry, created = WaitlistEntry.objects.get_or_create(
+        session=session,
+        learner=learner,
+        state__in=[WaitlistState.WAITING, WaitlistState.OFFERED],
+        defaults={"state": WaitlistState.WAITING},
+    )
+    if created:
+        publish("waitlist.joined", to=[learner], data={"session": session.pk, "entry": entry.pk})
+    return entry
+
+
+@transaction.atomic
+def waitlist_leave(*, learner: User, entry: WaitlistEntry) -> WaitlistEntry:
+    entry = WaitlistEntry.objects.select_for_update().get(pk=entry.pk, learner=learner)
+    if (
+        entry.state == WaitlistState.OFFERED
+        and entry.offered_booking
+        and entry.offered_booking.state == BookingState.HELD
+    ):
+        Booking.objects.filter(pk=entry.offered_booking_id).update(
+            state=BookingState.CANCELLED, cancelled_at=timezone.now(), cancelled_by="learner"
+        )
+    if entry.state in (WaitlistState.WAITING, WaitlistState.OFFERED):
+        entry.state = WaitlistState.LEFT
+        entry.save(update_fields=["state"])
+        waitlist_offer_free_seats(session=entry.session)
+    return entry
+
+
+@transaction.atomic
+def waitlist_offer_free_seats(*, session: Session) -> list[Booking]:
+    """Offer each free seat to the next waiting learner as a timed hold. Safe to call often
+    (the job calls it every minute): missed offers are closed first, then seats counted under
+    the session lock."""
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    now = timezone.now()
+    session.bookings.filter(state=BookingState.HELD, hold_expires_at__lte=now).update(state=BookingState.EXPIRED)
+    WaitlistEntry.objects.filter(
+        session=session, state=WaitlistState.OFFERED, offered_booking__state=BookingState.EXPIRED
+    ).update(state=WaitlistState.MISSED)
+    offers = []
+    if session.state != SessionState.SCHEDULED or session.starts_at <= now:
+        return offers
+    free = session.capacity - seats_taken(session)
+    for entry in WaitlistEntry.objects.filter(session=session, state=WaitlistState.WAITING).select_related("learner")[
+        : max(free, 0)
+    ]:
+        expires = min(now + timedelta(minutes=settings.WAITLIST_OFFER_MINUTES), session.starts_at)
+        booking = Booking.objects.create(
+            session=session, learner=entry.learner, state=BookingState.HELD, hold_expires_at=expires
+        )
+        entry.state = WaitlistState.OFFERED
+        entry.offered_booking = booking
+        entry.save(update_fields=["state", "offered_booking"])
+        publish(
+            "waitlist.offered",
+            to=[entry.learner_id],
+            data={"session": session.pk, "booking": booking.pk, "expires_at": expires.isoformat()},
+        )
+        offers.append(booking)
+    return offers
+
+
+@transaction.atomic
+def booking_claim(*, learner: User, booking: Booking) -> Booking:
+    """Take a held seat of a free session (a waitlist offer or an accepted free request).
+    Paid holds are confirmed by the payment instead."""
+    booking = Booking.objects.select_for_update().select_related("session").get(pk=booking.pk, learner=learner)
+    if booking.state != BookingState.HELD or booking.hold_expires_at <= timezone.now():
+        raise Conflict("hold_expired", "This offer has expired.")
+    if booking.session.price_paise:
+        raise Conflict("payment_required", "Complete the payment to confirm this seat.")
+    booking.state = BookingState.CONFIRMED
+    booking.confirmed_at = timezone.now()
+    booking.save(update_fields=["state", "confirmed_at"])
+    WaitlistEntry.objects.filter(offered_booking=booking).update(state=WaitlistState.CLAIMED)
+    publish(
+        "booking.confirmed",
+        to=[learner, booking.session.mentor_id],
+        data={"booking": booking.pk, "session": booking.session_id},
+    )
+    return booking
+
+
+# --- follows --------------------------------------------------------------------------------------
+def _approved_mentor(mentor_id: int) -> User:
+    mentor = User.objects.filter(
+        pk=mentor_id, role=Role.MENTOR, is_active=True, mentor_profile__approval_state="approved"
+    ).first()
+    if mentor is None:
+        raise DomainError("mentor_unavailable", "That mentor is not taking learners right now.")
+    return mentor
+
+
+@transaction.atomic
+def follow(*, learner: User, mentor_id: int) -> Follow:
+    if learner.role != Role.LEARNER:
+        raise Forbidden("wrong_role", "Only learners follow mentors.")
+    mentor = _approved_mentor(mentor_id)
+    record, created = Follow.objects.get_or_create(learner=learner, mentor=mentor)
+    if created:
+        publish("mentor.followed", to=[mentor], data={"learner": learner.pk})
+    return record
+
+
+@transaction.atomic
+def unfollow(*, learner: User, mentor_id: int) -> None:
+    Follow.objects.filter(learner=learner, mentor_id=mentor_id).delete()
+
+
+# --- availability checks for requests -------------------------------------------------------------
+@transaction.atomic
+def availability_exception_set(*, mentor: User, day: date, away: bool, note: str = "") -> None:
+    _require_mentor(mentor)
+    if away:
+        AvailabilityException.objects.update_or_create(mentor=mentor, date=day, defaults={"note": note[:120]})
+    else:
+        AvailabilityException.objects.filter(mentor=mentor, date=day).delete()
+
+
+def is_within_availability(mentor: User, starts_at: datetime, duration_minutes: int) -> bool:
+    """Inside one of the mentor's weekly windows, on a day they are not away (their timezone)."""
+    zone = ZoneInfo(mentor.timezone)
+    start = starts_at.astimezone(zone)
+    end = (starts_at + timedelta(minutes=duration_minutes)).astimezone(zone)
+    if end.date() != start.date() and end.time() != time(0, 0):
+        return False
+    if AvailabilityException.objects.filter(mentor=mentor, date=start.date()).exists():
+        return False
+    end_time = time(23, 59, 59) if end.time() == time(0, 0) else end.time()
+    return AvailabilityWindow.objects.filter(
+        mentor=mentor, weekday=start.weekday(), start_time__lte=start.time(), end_time__gte=end_time
+    ).exists()
+
+
+# --- requests -------------------------------------------------------------------------------------
+@dataclass
+class RequestInput:
+    topic: str
+    preferred_times: list[datetime]
+    duration_minutes: int
+    description: str = ""
+    budget_paise: int = 0
+
+
+def _expire_if_due(request: SessionRequest) -> SessionRequest:
+    if request.state in OPEN_REQUEST_STATES and request.expires_at <= timezone.now():
+        request.state = RequestState.EXPIRED
+        request.version += 1
+        request.save(update_fields=["state", "version", "updated_at"])
+    return request
+
+
+@transaction.atomic
+def request_create(*, learner: User, mentor_id: int, data: RequestInput) -> SessionRequest:
+    if learner.role != Role.LEARNER:
+        raise Forbidden("wrong_role", "Only learners send requests.")
+    mentor = _approved_mentor(mentor_id)
+    errors = {}
+    topic = " ".join((data.topic or "").split())
+    if not 5 <= len(topic) <= 140:
+        errors["topic"] = "Use 5 to 140 characters."
+    if len(data.description or "") > 2000:
+        errors["description"] = "Keep it under 2,000 characters."
+    if not 15 <= data.duration_minutes <= 240 or data.duration_minutes % 5:
+        errors["duration_minutes"] = "15 to 240 minutes, in steps of 5."
+    if not 0 <= data.budget_paise <= settings.MAX_SESSION_PRICE_PAISE:
+        errors["budget_paise"] = "That budget is out of range."
+    times = sorted(set(data.preferred_times))
+    now = timezone.now()
+    if not 1 <= len(times) <= 3 or len(times) != len(data.preferred_times):
+        errors["preferred_times"] = "Give one to three different times."
+    elif any(timezone.is_naive(t) or t <= now + timedelta(minutes=30) for t in times):
+        errors["preferred_times"] = "Each time must be at least 30 minutes from now, with its timezone."
+    elif any(t > now + timedelta(days=90) for t in times):
+        errors["preferred_times"] = "Pick times within the next 90 days."
+    elif not errors.get("duration_minutes") and not all(
+        is_within_availability(mentor, t, data.duration_minutes) for t in times
+    ):
+        errors["preferred_times"] = "Some times are outside the mentor's availability."
+    if errors:
+        raise DomainError("invalid", "Some fields need attention.", fields=errors)
+    # Lock the learner row so two quick submissions cannot both pass the check below.
+    User.objects.select_for_update().filter(pk=learner.pk).first()
+    if SessionRequest.objects.filter(
+        learner=learner, mentor=mentor, state__in=OPEN_REQUEST_STATES, expires_at__gt=now
+    ).exists():
+        raise Conflict("request_open", "You already have an open request with this mentor.")
+    request = SessionRequest.objects.create(
+        learner=learner,
+        mentor=mentor,
+        topic=topic,
+        description=(data.description or "").strip(),
+        preferred_times=[t.astimezone(UTC_ZONE).isoformat() for t in times],
+        duration_minutes=data.duration_minutes,
+        budget_paise=data.budget_paise,
+        expires_at=min(times[0], now + timedelta(hours=settings.REQUEST_TTL_HOURS)),
+    )
+    publish("request.created", to=[mentor, learner], data={"request": request.pk})
+    return request
+
+
+def _lock_open_request(request: SessionRequest, *, version: int | None, states) -> SessionRequest:
+    request = _expire_if_due(SessionRequest.objects.select_for_update().get(pk=request.pk))
+    if request.state == RequestState.EXPIRED:
+        raise Conflict("request_expired", "This request has expired.")
+    if request.state not in states:
+        raise Conflict("request_answered", "This request was already answered.")
+    if version is not None and version != request.version:
+        raise Conflict("stale_request", "This request changed since you opened it. Reload to see the latest.")
+    return request
+
+
+def _book_from_request(request: SessionRequest, *, starts_at: datetime, price_paise: int) -> Session:
+    mentor = request.mentor
+    _lock_mentor(mentor)
+    _check_future(starts_at)
+    ends_at = starts_at + timedelta(minutes=request.duration_minutes)
+    _check_no_overlap(mentor, starts_at, ends_at)
+    session = Session(
+        mentor=mentor,
+        title=request.topic,
+        description=request.description,
+        domain=mentor.mentor_profile.domains.order_by("position").first()
+        or Domain.objects.order_by("position").first(),
+        starts_at=starts_at,
+        duration_minutes=request.duration_minutes,
+        price_paise=price_paise,
+        capacity=1,
+        state=SessionState.SCHEDULED,
+        is_private=True,
+    )
+    _save_checked(session)
+    now = timezone.now()
+    paid = price_paise > 0
+    Booking.objects.create(
+        session=session,
+        learner=request.learner,
+        state=BookingState.HELD if paid else BookingState.CONFIRMED,
+        hold_expires_at=min(now + timedelta(hours=settings.REQUEST_PAYMENT_HOLD_HOURS), starts_at) if paid else None,
+        confirmed_at=None if paid else now,
+    )
+    return session
+
+
+@transaction.atomic
+def request_accept(
+    *, mentor: User, request: SessionRequest, starts_at: datetime, version: int | None = None
+) -> SessionRequest:
+    """The mentor picks one of the learner's times: a private session and a booking are made."""
+    request = _lock_open_request(request, version=version, states=[RequestState.PENDING])
+    if request.mentor_id != mentor.pk:
+        raise Forbidden("forbidden", "This request is not yours.")
+    if starts_at.astimezone(UTC_ZONE).isoformat() not in request.preferred_times:
+        raise DomainError(
+            "not_a_preferred_time",
+            "Pick one of the learner's times, or counter-offer another.",
+            fields={"starts_at": "Not one of the proposed times."},
+        )
+    request.session = _book_from_request(request, starts_at=starts_at, price_paise=request.budget_paise)
+    request.state = RequestState.ACCEPTED
+    request.version += 1
+    request.save()
+    publish(
+        "request.accepted", to=[request.learner_id, mentor], data={"request": request.pk, "session": request.session_id}
+    )
+    return request
+
+
+@transaction.atomic
+def request_counter(
+    *, mentor: User, request: SessionRequest, starts_at: datetime, price_paise: int, version: int | None = None
+) -> SessionRequest:
+    request = _lock_open_request(request, version=version, states=[RequestState.PENDING])
+    if request.mentor_id != mentor.pk:
+        raise Forbidden("forbidden", "This request is not yours.")
+    if timezone.is_naive(starts_at):
+        raise DomainError("invalid", "Give the time with its timezone.", fields={"starts_at": "Timezone missing."})
+    _check_future(starts_at)
+    if not 0 <= price_paise <= settings.MAX_SESSION_PRICE_PAISE:
+        raise DomainError("invalid", "That price is out of range.", fields={"price_paise": "Out of range."})
+    _check_no_overlap(mentor, starts_at, starts_at + timedelta(minutes=request.duration_minutes))
+    request.state = RequestState.COUNTERED
+    request.counter_starts_at = starts_at
+    request.counter_price_paise = price_paise
+    # The learner has until the proposed time (or 48 hours) to answer.
+    request.expires_at = min(starts_at, timezone.now() + timedelta(hours=settings.REQUEST_TTL_HOURS))
+    request.version += 1
+    request.save()
+    publish("request.countered", to=[request.learner_id, mentor], data={"request": request.pk})
+    return request
+
+
+@transaction.atomic
+def request_counter_answer(
+    *, learner: User, request: SessionRequest, accept: bool, version: int | None = None
+) -> SessionRequest:
+    request = _lock_open_request(request, version=version, states=[RequestState.COUNTERED])
+    if request.learner_id != learner.pk:
+        raise Forbidden("forbidden", "This request is not yours.")
+    if accept:
+        request.session = _book_from_request(
+            request, starts_at=request.counter_starts_at, price_paise=request.counter_price_paise
+        )
+        request.state = RequestState.ACCEPTED
+    else:
+        request.state = RequestState.DECLINED
+        request.decline_reason = "The learner declined the counter-offer."
+    request.version += 1
+    request.save()
+    publish(
+        "request.accepted" if accept else "request.declined",
+        to=[request.mentor_id, learner],
+        data={"request": request.pk},
+    )
+    return request
+
+
+@transaction.atomic
+def request_decline(
+    *, mentor: User, request: SessionRequest, reason: str, version: int | None = None
+) -> SessionRequest:
+    request = _lock_open_request(request, version=version, states=[RequestState.PENDING])
+    if request.mentor_id != mentor.pk:
+        raise Forbidden("forbidden", "This request is not yours.")
+    reason = " ".join((reason or "").split())
+    if not 3 <= len(reason) <= 500:
+        raise DomainError(
+            "reason_required", "Tell the learner why (3 to 500 characters).", fields={"reason": "Give a reason."}
+        )
+    request.state = RequestState.DECLINED
+    request.decline_reason = reason
+    request.version += 1
+    request.save()
+    publish("request.declined", to=[request.learner_id, mentor], data={"request": request.pk})
+    return request
+
+
+@transaction.atomic
+def request_withdraw(*, learner: User, request: SessionRequest) -> SessionRequest:
+    request = _lock_open_request(request, version=None, states=OPEN_REQUEST_STATES)
+    if request.learner_id != learner.pk:
+        raise Forbidden("forbidden", "This request is not yours.")
+    request.state = RequestState.WITHDRAWN
+    request.version += 1
+    request.save()
+    publish("request.withdrawn", to=[request.mentor_id, learner], data={"request": request.pk})
+    return request
+
+
+def requests_expire_due(now: datetime | None = None) -> int:
+    """Mark open requests past their expiry as expired (run by the periodic job)."""
+    now = now or timezone.now()
+    due = SessionRequest.objects.filter(state__in=OPEN_REQUEST_STATES, expires_at__lte=now)
+    expired = 0
+    for request in due.only("pk"):
+        with transaction.atomic():
+            locked = SessionRequest.objects.select_for_update().get(pk=request.pk)
+            before = locked.state
+            if _expire_if_due(locked).state != before:
+                expired += 1
+                publish("request.expired", to=[locked.learner_id, locked.mentor_id], data={"request": locked.pk})
+    return expired
+
+
+# --- reviews --------------------------------------------------------------------------------------
+@transaction.atomic
+def review_create(*, learner: User, booking: Booking, rating: int, comment: str = "") -> Review:
+    booking = Booking.objects.select_for_update().select_related("session").get(pk=booking.pk, learner=learner)
+    if not (
+        booking.attended and booking.session.state == SessionState.COMPLETED and booking.state == BookingState.CONFIRMED
+    ):
+        raise Forbidden("not_attended", "Only learners who attended the session can review it.")
+    if not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise DomainError("invalid", "Give 1 to 5 stars.", fields={"rating": "1 to 5 stars."})
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        raise DomainError("invalid", "Keep the comment under 2,000 characters.", fields={"comment": "Too long."})
+    try:
+        with transaction.atomic():
+            review = Review.objects.create(booking=booking, rating=rating, comment=comment)
+    except IntegrityError:
+        raise Conflict("review_exists", "You already reviewed this session.") from None
+    publish("review.created", to=[booking.session.mentor_id], data={"review": review.pk, "rating": rating})
+    return review
