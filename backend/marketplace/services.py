@@ -354,11 +354,13 @@ def booking_cancel(*, learner: User, booking: Booking) -> Booking:
     booking.cancelled_by = "learner"
     booking.refund_paise = quote["refund_paise"]
     booking.save(update_fields=["state", "cancelled_at", "cancelled_by", "refund_paise"])
+    WaitlistEntry.objects.filter(offered_booking=booking).update(state=WaitlistState.LEFT)
     publish(
         "booking.cancelled",
         to=[learner, booking.session.mentor_id],
         data={"booking": booking.pk, "session": booking.session_id},
     )
+    waitlist_offer_free_seats(session=booking.session)  # the freed seat goes to the next in line
     return booking
 
 
