@@ -285,3 +285,241 @@ class BookingInviteView(APIView):
         response = HttpResponse(booking_invite(booking), content_type="text/calendar; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="peerlearn-booking-{booking.pk}.ics"'
         return response
+
+
+# --- waitlist, follows, reviews -------------------------------------------------------------------
+class WaitlistEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    session = serializers.IntegerField(source="session_id")
+    state = serializers.CharField()
+    offered_booking = serializers.IntegerField(source="offered_booking_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class WaitlistJoinView(APIView):
+    access_rule = Rule.LEARNER
+
+    @extend_schema(request=BookingCreateSerializer, responses={201: WaitlistEntrySerializer})
+    def post(self, request):
+        data = BookingCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = selectors.get_session_for_viewer(request.user, data.validated_data["session"])
+        entry = services.waitlist_join(learner=request.user, session=session)
+        return Response(WaitlistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class WaitlistLeaveView(APIView):
+    access_rule = Rule.LEARNER
+
+    @extend_schema(request=None, responses=WaitlistEntrySerializer)
+    def post(self, request, entry_id: int):
+        entry = selectors.get_waitlist_entry_for_learner(request.user, entry_id)
+        return Response(WaitlistEntrySerializer(services.waitlist_leave(learner=request.user, entry=entry)).data)
+
+
+class BookingClaimView(APIView):
+    """Take a held seat of a free session (waitlist offer or accepted free request)."""
+
+    access_rule = Rule.LEARNER
+
+    @extend_schema(request=None, responses=BookingSerializer)
+    def post(self, request, booking_id: int):
+        booking = selectors.get_booking_for_user(request.user, booking_id)
+        if booking.learner_id != request.user.pk:
+            raise Http404
+        services.booking_claim(learner=request.user, booking=booking)
+        return Response(_booking_view(request, booking_id))
+
+
+class FollowView(APIView):
+    access_rule = Rule.LEARNER
+
+    @extend_schema(request=None, responses={204: None})
+    def put(self, request, mentor_id: int):
+        services.follow(learner=request.user, mentor_id=mentor_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, mentor_id: int):
+        services.unfollow(learner=request.user, mentor_id=mentor_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReviewSerializer(serializers.Serializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ReviewCreateView(APIView):
+    access_rule = Rule.LEARNER
+
+    @extend_schema(request=ReviewSerializer, responses={201: ReviewSerializer})
+    def post(self, request, booking_id: int):
+        booking = selectors.get_booking_for_user(request.user, booking_id)
+        if booking.learner_id != request.user.pk:
+            raise Http404
+        data = ReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.review_create(learner=request.user, booking=booking, **data.validated_data)
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+# --- requests -------------------------------------------------------------------------------------
+class RequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    learner = serializers.CharField(source="learner.full_name")
+    mentor = MentorBriefSerializer()
+    topic = serializers.CharField()
+    description = serializers.CharField()
+    preferred_times = serializers.ListField(child=serializers.DateTimeField())
+    duration_minutes = serializers.IntegerField()
+    budget_paise = serializers.IntegerField()
+    state = serializers.CharField()
+    version = serializers.IntegerField()
+    counter_starts_at = serializers.DateTimeField(allow_null=True)
+    counter_price_paise = serializers.IntegerField(allow_null=True)
+    decline_reason = serializers.CharField()
+    session = serializers.IntegerField(source="session_id", allow_null=True)
+    expires_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    mentor = serializers.IntegerField()
+    topic = serializers.CharField(max_length=140)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    preferred_times = serializers.ListField(child=serializers.DateTimeField(), min_length=1, max_length=3)
+    duration_minutes = serializers.IntegerField(min_value=1, max_value=10_000)
+    budget_paise = serializers.IntegerField(required=False, default=0, min_value=0)
+
+
+class RequestPages(PageNumberPagination):
+    page_size = 20
+
+
+class RequestListView(ListAPIView):
+    """Requests the learner sent or the mentor received; learners POST new ones."""
+
+    access_rule = Rule.AUTHENTICATED
+    serializer_class = RequestSerializer
+    pagination_class = RequestPages
+
+    def get_queryset(self):
+        if self.request.user.role not in ("learner", "mentor"):
+            raise Http404
+        return selectors.requests_of_user(self.request.user, state=self.request.query_params.get("state") or None)
+
+    @extend_schema(request=RequestCreateSerializer, responses={201: RequestSerializer})
+    def post(self, request):
+        data = RequestCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        mentor_id = values.pop("mentor")
+        created = services.request_create(
+            learner=request.user, mentor_id=mentor_id, data=services.RequestInput(**values)
+        )
+        return Response(RequestSerializer(selectors.get_request_for_user(request.user, created.pk)).data, status=201)
+
+
+class RequestAnswerSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=["accept", "counter", "decline", "accept_counter", "decline_counter", "withdraw"]
+    )
+    version = serializers.IntegerField(required=False, allow_null=True, default=None)
+    starts_at = serializers.DateTimeField(required=False)
+    price_paise = serializers.IntegerField(required=False, min_value=0)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class RequestDetailView(APIView):
+    access_rule = Rule.AUTHENTICATED  # the selector admits only the learner and the mentor
+
+    @extend_schema(responses=RequestSerializer)
+    def get(self, request, request_id: int):
+        return Response(RequestSerializer(selectors.get_request_for_user(request.user, request_id)).data)
+
+    @extend_schema(operation_id="requests_answer", request=RequestAnswerSerializer, responses=RequestSerializer)
+    def post(self, request, request_id: int):
+        """Answer: the mentor accepts (one proposed `starts_at`), counters (`starts_at`,
+        `price_paise`) or declines (`reason`); the learner accepts or declines a counter, or
+        withdraws. Send the `version` you saw: a stale answer gets 409 `stale_request`."""
+        target = selectors.get_request_for_user(request.user, request_id)
+        data = RequestAnswerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        action, version, user = data.validated_data["action"], data.validated_data["version"], request.user
+        needs = {"accept": ["starts_at"], "counter": ["starts_at", "price_paise"]}.get(action, [])
+        missing = {name: "This field is required." for name in needs if name not in data.validated_data}
+        if missing:
+            raise serializers.ValidationError(missing)
+        v = data.validated_data
+        if action == "accept":
+            services.request_accept(mentor=user, request=target, starts_at=v["starts_at"], version=version)
+        elif action == "counter":
+            services.request_counter(
+                mentor=user, request=target, starts_at=v["starts_at"], price_paise=v["price_paise"], version=version
+            )
+        elif action == "decline":
+            services.request_decline(mentor=user, request=target, reason=v["reason"], version=version)
+        elif action in ("accept_counter", "decline_counter"):
+            services.request_counter_answer(
+                learner=user, request=target, accept=action == "accept_counter", version=version
+            )
+        else:
+            services.request_withdraw(learner=user, request=target)
+        return Response(RequestSerializer(selectors.get_request_for_user(user, request_id)).data)
+
+
+# --- availability ---------------------------------------------------------------------------------
+class WindowSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(min_value=0, max_value=6)
+    start = serializers.TimeField(source="start_time")
+    end = serializers.TimeField(source="end_time")
+
+
+class AvailabilityView(APIView):
+    """The mentor's weekly windows (in their own timezone) and away days."""
+
+    access_rule = Rule.MENTOR
+
+    class AvailabilityIO(serializers.Serializer):
+        timezone = serializers.CharField(read_only=True)
+        windows = WindowSerializer(many=True)
+        away_days = serializers.ListField(child=serializers.DateField(), required=False)
+
+    def _current(self, user):
+        from backend.marketplace.models import AvailabilityException, AvailabilityWindow
+
+        return {
+            "timezone": user.timezone,
+            "windows": WindowSerializer(AvailabilityWindow.objects.filter(mentor=user), many=True).data,
+            "away_days": list(AvailabilityException.objects.filter(mentor=user).values_list("date", flat=True)),
+        }
+
+    @extend_schema(responses=AvailabilityIO)
+    def get(self, request):
+        return Response(self._current(request.user))
+
+    @extend_schema(request=AvailabilityIO, responses=AvailabilityIO)
+    def put(self, request):
+        from django.db import transaction
+
+        from backend.marketplace.models import AvailabilityException
+
+        data = self.AvailabilityIO(data=request.data)
+        data.is_valid(raise_exception=True)
+        windows = [
+            {"weekday": w["weekday"], "start": w["start_time"], "end": w["end_time"]}
+            for w in data.validated_data["windows"]
+        ]
+        with transaction.atomic():
+            services.availability_replace(mentor=request.user, windows=windows)
+            if "away_days" in data.validated_data:
+                wanted = set(data.validated_data["away_days"])
+                for day in (
+                    set(AvailabilityException.objects.filter(mentor=request.user).values_list("date", flat=True))
+                    - wanted
+                ):
+                    services.availability_exception_set(mentor=request.user, day=day, away=False)
+                for day in wanted:
+                    services.availability_exception_set(mentor=request.user, day=day, away=True)
+        return Response(self._current(request.user))

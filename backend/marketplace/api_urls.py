@@ -27,3 +27,14 @@ urlpatterns = [
     path("bookings/<int:booking_id>/cancel/", api.BookingCancelView.as_view(), name="api-booking-cancel"),
     path("bookings/<int:booking_id>/invite.ics", api.BookingInviteView.as_view(), name="api-booking-invite"),
 ]
+
+urlpatterns += [
+    path("bookings/<int:booking_id>/claim/", api.BookingClaimView.as_view(), name="api-booking-claim"),
+    path("bookings/<int:booking_id>/review/", api.ReviewCreateView.as_view(), name="api-booking-review"),
+    path("waitlist/", api.WaitlistJoinView.as_view(), name="api-waitlist"),
+    path("waitlist/<int:entry_id>/leave/", api.WaitlistLeaveView.as_view(), name="api-waitlist-leave"),
+    path("mentors/<int:mentor_id>/follow/", api.FollowView.as_view(), name="api-follow"),
+    path("requests/", api.RequestListView.as_view(), name="api-requests"),
+    path("requests/<int:request_id>/", api.RequestDetailView.as_view(), name="api-request"),
+    path("mentor/availability/", api.AvailabilityView.as_view(), name="api-mentor-availability"),
+]

@@ -170,3 +170,37 @@ def mentors_top(*, limit: int = 8):
         )
         .order_by(F("rating").desc(nulls_last=True), "-review_count", "full_name")[:limit]
     )
+
+
+def requests_of_user(user: User, *, state: str | None = None) -> QuerySet:
+    """Requests a learner sent or a mentor received (expired ones are shown as such by the job)."""
+    from backend.marketplace.models import SessionRequest
+
+    qs = SessionRequest.objects.select_related("learner", "mentor", "mentor__mentor_profile", "session")
+    qs = qs.filter(learner=user) if user.role == "learner" else qs.filter(mentor=user)
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by("-created_at", "-id")
+
+
+def get_request_for_user(user: User, request_id: int):
+    from backend.marketplace.models import SessionRequest
+
+    request = (
+        SessionRequest.objects.select_related("learner", "mentor", "mentor__mentor_profile", "session")
+        .filter(pk=request_id)
+        .filter(Q(learner=user) | Q(mentor=user))
+        .first()
+    )
+    if request is None:
+        raise Http404
+    return request
+
+
+def get_waitlist_entry_for_learner(learner: User, entry_id: int):
+    from backend.marketplace.models import WaitlistEntry
+
+    entry = WaitlistEntry.objects.select_related("session").filter(pk=entry_id, learner=learner).first()
+    if entry is None:
+        raise Http404
+    return entry

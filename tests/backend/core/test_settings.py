@@ -127,3 +127,16 @@ def test_embedded_sqlite_file_runs_in_wal_mode(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "wal"
     assert (tmp_path / "peerlearn.sqlite3").exists()
+
+
+def test_openapi_schema_generates_without_warnings(tmp_path):
+    result = run_manage(
+        "spectacular",
+        "--validate",
+        "--fail-on-warn",
+        "--file",
+        str(tmp_path / "schema.yaml"),
+        extra_env={"PEERLEARN_DATA_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "/api/bookings/" in (tmp_path / "schema.yaml").read_text()
