@@ -6,6 +6,7 @@ from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend.core.access import Rule, page
+from backend.dashboards import api as dashboard_api
 from backend.dashboards import views as dashboards
 
 # Django admin asks for a verified second factor, like the custom admin dashboard.
@@ -35,6 +36,8 @@ urlpatterns = [
     ),
     path("api/auth/", include("backend.accounts.api_urls")),
     path("api/", include("backend.marketplace.api_urls")),
+    path("api/dashboard/learner/", dashboard_api.LearnerDashboardView.as_view(), name="api-dashboard-learner"),
+    path("api/dashboard/mentor/", dashboard_api.MentorDashboardView.as_view(), name="api-dashboard-mentor"),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

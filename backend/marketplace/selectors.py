@@ -96,14 +96,18 @@ def get_session_for_viewer(user, session_id: int) -> Session:
 
 
 def get_session_for_mentor(mentor: User, session_id: int) -> Session:
-    session = with_seats(Session.objects.select_related("domain")).filter(pk=session_id, mentor=mentor).first()
+    session = (
+        with_seats(Session.objects.select_related("domain", "mentor", "mentor__mentor_profile"))
+        .filter(pk=session_id, mentor=mentor)
+        .first()
+    )
     if session is None:
         raise Http404
     return session
 
 
 def sessions_of_mentor(mentor: User, *, state: str | None = None) -> QuerySet:
-    qs = with_seats(Session.objects.filter(mentor=mentor).select_related("domain"))
+    qs = with_seats(Session.objects.filter(mentor=mentor).select_related("domain", "mentor", "mentor__mentor_profile"))
     if state:
         qs = qs.filter(state=state)
     return qs.order_by("starts_at", "id")
