@@ -15,9 +15,14 @@ from backend.marketplace.models import BookingState, Session, SessionState, Wait
 def release_expired_holds() -> int:
     """Expire seat holds past their time and offer the freed seats to waiting learners."""
     now = timezone.now()
-    sessions = Session.objects.filter(state=SessionState.SCHEDULED, starts_at__gt=now).filter(
-        Q(bookings__state=BookingState.HELD, bookings__hold_expires_at__lte=now) | Q(waitlist__state=WaitlistState.WAITING)
-    ).distinct()
+    sessions = (
+        Session.objects.filter(state=SessionState.SCHEDULED, starts_at__gt=now)
+        .filter(
+            Q(bookings__state=BookingState.HELD, bookings__hold_expires_at__lte=now)
+            | Q(waitlist__state=WaitlistState.WAITING)
+        )
+        .distinct()
+    )
     offered = 0
     for session in sessions:
         offered += len(services.waitlist_offer_free_seats(session=session))
