@@ -121,6 +121,10 @@ class Booking(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["session", "state"]),  # seat counts
+            models.Index(fields=["learner", "state"]),  # a learner's bookings
+        ]
         constraints = [
             # One live booking per learner and session; cancelled ones may be re-booked.
             models.UniqueConstraint(

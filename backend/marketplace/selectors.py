@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Avg, Count, F, Q, QuerySet
+from django.db.models import Avg, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -21,7 +22,16 @@ def active_seat_filter(prefix: str = "") -> Q:
 
 
 def with_seats(qs: QuerySet) -> QuerySet:
-    return qs.annotate(seats_taken=Count("bookings", filter=active_seat_filter("bookings__"))).annotate(
+    """Annotate seats_taken / seats_left with a correlated subquery: it runs only for the rows
+    a page returns, where a JOIN + GROUP BY would aggregate every matching session first."""
+    taken = (
+        Booking.objects.filter(active_seat_filter(), session=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return qs.annotate(seats_taken=Coalesce(Subquery(taken, output_field=IntegerField()), 0)).annotate(
         seats_left=F("capacity") - F("seats_taken")
     )
 
