@@ -96,6 +96,11 @@ class Session(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def seats_left(self) -> int:
+        """Needs `seats_taken`, annotated by marketplace.selectors.with_seats."""
+        return self.capacity - self.seats_taken
+
+    @property
     def is_free(self) -> bool:
         return self.price_paise == 0
 

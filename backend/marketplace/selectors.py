@@ -3,7 +3,7 @@ fetch related rows in the same query (no N+1)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Avg, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from backend.accounts.models import ApprovalState, User
 from backend.marketplace.models import Booking, BookingState, Domain, Session, SessionState
+
+MAX_SESSION_MINUTES = 240
 
 
 def active_seat_filter(prefix: str = "") -> Q:
@@ -22,7 +24,7 @@ def active_seat_filter(prefix: str = "") -> Q:
 
 
 def with_seats(qs: QuerySet) -> QuerySet:
-    """Annotate seats_taken / seats_left with a correlated subquery: it runs only for the rows
+    """Annotate seats_taken with a correlated subquery: it runs only for the rows
     a page returns, where a JOIN + GROUP BY would aggregate every matching session first."""
     taken = (
         Booking.objects.filter(active_seat_filter(), session=OuterRef("pk"))
@@ -31,9 +33,8 @@ def with_seats(qs: QuerySet) -> QuerySet:
         .annotate(n=Count("*"))
         .values("n")
     )
-    return qs.annotate(seats_taken=Coalesce(Subquery(taken, output_field=IntegerField()), 0)).annotate(
-        seats_left=F("capacity") - F("seats_taken")
-    )
+    # seats_left is Session.seats_left (Python), so the subquery runs once per row, not twice.
+    return qs.annotate(seats_taken=Coalesce(Subquery(taken, output_field=IntegerField()), 0))
 
 
 def _public_sessions():
@@ -65,7 +66,14 @@ def sessions_search(
     mentor_id: int | None = None,
 ) -> QuerySet:
     """Upcoming public sessions matching the filters, soonest first (ties broken by id)."""
-    qs = _public_sessions().filter(state__in=[SessionState.SCHEDULED, SessionState.LIVE], ends_at__gt=timezone.now())
+    now = timezone.now()
+    # The starts_at bound (sessions last at most 4 hours) lets the database walk the starts_at
+    # index from "now" in order and stop after one page, instead of sorting every session.
+    qs = _public_sessions().filter(
+        state__in=[SessionState.SCHEDULED, SessionState.LIVE],
+        starts_at__gt=now - timedelta(minutes=MAX_SESSION_MINUTES),
+        ends_at__gt=now,
+    )
     if q:
         qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q) | Q(mentor__full_name__icontains=q))
     if domain:
