@@ -4,4 +4,11 @@ from backend.marketplace import views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("sessions/", views.session_list, name="sessions"),
+    path("sessions/<int:session_id>/", views.session_detail, name="session-detail"),
+    path("sessions/<int:session_id>/book/", views.session_book, name="session-book"),
+    path("bookings/<int:booking_id>/cancel/", views.booking_cancel, name="booking-cancel"),
+    path("mentors/", views.mentor_list, name="mentors"),
+    path("mentors/<int:mentor_id>/", views.mentor_detail, name="mentor-detail"),
+    path("dashboard/learner/bookings/", views.learner_bookings, name="learner-bookings"),
 ]

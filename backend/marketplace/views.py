@@ -1,7 +1,34 @@
-from django.shortcuts import render
+"""Marketplace pages: landing, session and mentor discovery, booking and cancelling.
+Thin doors: parse the query or form, call one selector or service, render."""
 
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime, time, timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from backend.accounts.models import Role
 from backend.core.access import Rule, page
-from backend.marketplace import selectors
+from backend.core.errors import DomainError
+from backend.core.templatetags.ui import rupees, viewer_zone
+from backend.marketplace import discovery, selectors, services
+from backend.marketplace.models import BookingState, Domain, SessionState
+
+SESSIONS_PER_PAGE = 20
+MENTORS_PER_PAGE = 24
+BOOKINGS_PER_PAGE = 20
 
 
 @page(Rule.PUBLIC)
@@ -14,3 +41,326 @@ def landing(request):
         "top_mentors": list(selectors.mentors_top(limit=8)),
     }
     return render(request, "marketplace/landing.html", context)
+
+
+# --- filters --------------------------------------------------------------------------------------
+def _domain_choices(empty_label: str) -> list[tuple[str, str]]:
+    return [("", empty_label), *Domain.objects.order_by("position", "name").values_list("slug", "name")]
+
+
+class SessionFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Search sessions",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Topic, skill or mentor", "enterkeyhint": "search"}
+        ),
+    )
+    domain = forms.ChoiceField(label="Category", required=False)
+    price = forms.ChoiceField(
+        label="Price", required=False, choices=[("", "Any price"), ("free", "Free only"), ("paid", "Paid only")]
+    )
+    max_price = forms.IntegerField(
+        label="Max price (₹)",
+        required=False,
+        min_value=0,
+        max_value=settings.MAX_SESSION_PRICE_PAISE // 100,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": 1, "placeholder": "Any"}),
+    )
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    mentor = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["domain"].choices = _domain_choices("All categories")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            self.add_error("date_to", "Pick a day on or after the start day.")
+        return data
+
+    def search_kwargs(self, zone) -> dict:
+        """Arguments for `selectors.sessions_search`. Invalid fields are left out (and shown
+        as errors), so one typo does not empty the page. Days are the viewer's days."""
+        data = self.cleaned_data
+        kwargs = {"q": data.get("q") or "", "domain": data.get("domain") or "", "mentor_id": data.get("mentor")}
+        kwargs["free"] = {"free": True, "paid": False}.get(data.get("price") or "")
+        if data.get("max_price") is not None:
+            kwargs["price_max"] = data["max_price"] * 100
+        if data.get("date_from"):
+            kwargs["date_from"] = datetime.combine(data["date_from"], time.min, tzinfo=zone)
+        if data.get("date_to"):
+            kwargs["date_to"] = datetime.combine(data["date_to"] + timedelta(days=1), time.min, tzinfo=zone)
+        return kwargs
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(value not in (None, "") for value in self.cleaned_data.values())
+
+
+# --- cursor pages for the session list ------------------------------------------------------------
+class BadCursor(ValueError):
+    pass
+
+
+def encode_cursor(session) -> str:
+    """The position after `session` in (starts_at, id) order, opaque to the client."""
+    raw = f"{session.starts_at.astimezone(UTC).isoformat()}|{session.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[datetime, int]:
+    if not value or len(value) > 80:
+        raise BadCursor
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True).decode()
+        stamp, pk = raw.split("|")
+        starts_at, pk = datetime.fromisoformat(stamp), int(pk)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise BadCursor from None
+    if timezone.is_naive(starts_at) or pk < 1:
+        raise BadCursor
+    return starts_at, pk
+
+
+def _after(qs: QuerySet, cursor: tuple[datetime, int]) -> QuerySet:
+    starts_at, pk = cursor
+    return qs.filter(Q(starts_at__gt=starts_at) | Q(starts_at=starts_at, pk__gt=pk))
+
+
+def _query_with(request, **changes) -> str:
+    params = request.GET.copy()
+    params.pop("fragment", None)
+    for key, value in changes.items():
+        params.pop(key, None)
+        if value is not None:
+            params[key] = value
+    return f"?{params.urlencode()}" if params else "?"
+
+
+@page(Rule.PUBLIC)
+def session_list(request):
+    """Search and filters as a plain GET form; `?after=` continues after a cursor, and
+    `&fragment=1` answers with just the next cards for the infinite scroll script."""
+    form = SessionFilterForm(request.GET)
+    form.is_valid()  # errors are shown next to their fields; the valid ones still filter
+    results = selectors.sessions_search(**form.search_kwargs(viewer_zone({"request": request})))
+    fragment = request.GET.get("fragment") == "1"
+    cursor_error = ""
+    page_qs = results
+    if "after" in request.GET:
+        try:
+            page_qs = _after(results, decode_cursor(request.GET["after"]))
+        except BadCursor:
+            cursor_error = "That link to more results is broken or out of date."
+    if cursor_error and fragment:
+        return render(request, "marketplace/_session_page.html", {"error": cursor_error}, status=400)
+    # A whole page with a bad cursor still answers 400, but with the first results under the message.
+    rows = list(page_qs[: SESSIONS_PER_PAGE + 1])
+    sessions, has_next = rows[:SESSIONS_PER_PAGE], len(rows) > SESSIONS_PER_PAGE
+    context = {
+        "sessions": sessions,
+        "next_url": _query_with(request, after=encode_cursor(sessions[-1])) if has_next else "",
+        "continued": "after" in request.GET and not cursor_error,
+    }
+    if fragment:
+        return render(request, "marketplace/_session_page.html", context)
+    mentor_id = form.cleaned_data.get("mentor")
+    context.update(
+        nav="sessions",
+        form=form,
+        cursor_error=cursor_error,
+        first_url=_query_with(request, after=None),
+        clear_mentor_url=_query_with(request, mentor=None, after=None),
+        total=None if context["continued"] else results.count(),
+        mentor_filter=discovery.listed_mentor_or_none(mentor_id) if mentor_id else None,
+    )
+    return render(request, "marketplace/sessions.html", context, status=400 if cursor_error else 200)
+
+
+# --- session detail and booking -------------------------------------------------------------------
+def _booking_box(user, session) -> str:
+    """Which booking box the viewer sees: anonymous, learner, own (the session's mentor) or none."""
+    if not user.is_authenticated:
+        return "anonymous"
+    if user.role == Role.LEARNER:
+        return "learner"
+    if session.mentor_id == user.pk:
+        return "own"
+    return ""
+
+
+@page(Rule.PUBLIC)
+def session_detail(request, session_id: int):
+    session = selectors.get_session_for_viewer(request.user, session_id)
+    mentor = session.mentor
+    now = timezone.now()
+    context = {
+        "session": session,
+        "mentor": mentor,
+        "mentor_listed": mentor.is_active and mentor.is_approved_mentor,
+        "mentor_rating": discovery.mentor_rating(mentor),
+        "booking_box": _booking_box(request.user, session),
+        "booking": discovery.active_booking_of(request.user, session),
+        "bookable": session.state == SessionState.SCHEDULED and session.starts_at > now and not session.is_private,
+        "hold_minutes": settings.BOOKING_HOLD_MINUTES,
+        "refund_hours": settings.FULL_REFUND_HOURS_BEFORE,
+        "nav": "sessions",
+    }
+    return render(request, "marketplace/session_detail.html", context)
+
+
+@page(Rule.LEARNER)
+@require_POST
+def session_book(request, session_id: int):
+    session = selectors.get_session_for_viewer(request.user, session_id)
+    try:
+        booking = services.booking_create(learner=request.user, session=session)
+    except DomainError as exc:
+        if exc.code == "already_booked":
+            messages.info(request, "You're already booked for this session.")
+        else:
+            messages.error(request, exc.message)
+    else:
+        if booking.state == BookingState.CONFIRMED:
+            messages.success(request, "You're booked. Add it to your calendar from the session page.")
+        else:
+            messages.success(
+                request, f"Seat held for {settings.BOOKING_HOLD_MINUTES} minutes. Complete payment to confirm it."
+            )
+    return redirect("session-detail", session_id=session.pk)
+
+
+def _own_booking(request, booking_id: int):
+    booking = selectors.get_booking_for_user(request.user, booking_id)
+    if booking.learner_id != request.user.pk:  # the session's mentor may read it, not cancel it
+        raise Http404
+    return booking
+
+
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+def _is_active(booking) -> bool:
+    return booking.state in (BookingState.HELD, BookingState.CONFIRMED) and not discovery.is_expired_hold(booking)
+
+
+@page(Rule.LEARNER)
+@require_http_methods(["GET", "POST"])
+def booking_cancel(request, booking_id: int):
+    """GET: what cancelling now gives back, and a confirm button. POST: cancel."""
+    booking = _own_booking(request, booking_id)
+    if request.method == "POST":
+        try:
+            booking = services.booking_cancel(learner=request.user, booking=booking)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("booking-cancel", booking_id=booking.pk)
+        if booking.refund_paise:
+            messages.success(
+                request, f"Booking cancelled. {rupees(booking.refund_paise)} will be refunded to how you paid."
+            )
+        else:
+            messages.success(request, "Booking cancelled. Your seat is free for someone else.")
+        return redirect(_safe_next(request, reverse("learner-bookings")))
+    context = {
+        "booking": booking,
+        "session": booking.session,
+        "active": _is_active(booking),
+        "started": booking.session.starts_at <= timezone.now(),
+        "quote": services.cancellation_quote(booking),
+        "next": _safe_next(request, ""),
+        "refund_hours": settings.FULL_REFUND_HOURS_BEFORE,
+        "nav": "bookings",
+    }
+    return render(request, "marketplace/booking_cancel.html", context)
+
+
+# --- mentors --------------------------------------------------------------------------------------
+class MentorFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Search mentors",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Name, headline or skill", "enterkeyhint": "search"}
+        ),
+    )
+    domain = forms.ChoiceField(label="Category", required=False)
+    min_rating = forms.TypedChoiceField(
+        label="Rating",
+        required=False,
+        coerce=float,
+        empty_value=None,
+        choices=[("", "Any rating"), ("4.5", "4.5 and up"), ("4", "4 and up"), ("3", "3 and up")],
+    )
+    available = forms.BooleanField(label="Has a session in the next 7 days", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["domain"].choices = _domain_choices("All categories")
+
+    def search_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "q": data.get("q") or "",
+            "domain": data.get("domain") or "",
+            "min_rating": data.get("min_rating"),
+            "available_soon": bool(data.get("available")),
+        }
+
+
+@page(Rule.PUBLIC)
+def mentor_list(request):
+    form = MentorFilterForm(request.GET)
+    form.is_valid()
+    paginator = Paginator(discovery.mentors_search(**form.search_kwargs()), MENTORS_PER_PAGE)
+    mentors = paginator.get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "mentors": mentors,
+        "page_query": _query_with(request, page=None),
+        "page_range": list(paginator.get_elided_page_range(mentors.number, on_each_side=1, on_ends=1)),
+        "filtered": any(form.search_kwargs().values()),
+        "nav": "mentors",
+    }
+    return render(request, "marketplace/mentors.html", context)
+
+
+@page(Rule.PUBLIC)
+def mentor_detail(request, mentor_id: int):
+    mentor = discovery.get_listed_mentor(mentor_id)
+    upcoming = list(selectors.sessions_search(mentor_id=mentor.pk)[:13])
+    context = {
+        "mentor": mentor,
+        "profile": mentor.mentor_profile,
+        "domains": discovery.mentor_domains(mentor),
+        "sessions": upcoming[:12],
+        "more_sessions": len(upcoming) > 12,
+        "reviews": discovery.mentor_reviews(mentor, limit=10),
+        "breakdown": discovery.mentor_rating_breakdown(mentor),
+        "nav": "mentors",
+    }
+    return render(request, "marketplace/mentor_detail.html", context)
+
+
+# --- learner bookings -----------------------------------------------------------------------------
+@page(Rule.LEARNER)
+def learner_bookings(request):
+    when = request.GET.get("when")
+    when = when if when in ("upcoming", "past") else "upcoming"
+    paginator = Paginator(selectors.bookings_of_learner(request.user, when=when), BOOKINGS_PER_PAGE)
+    bookings = paginator.get_page(request.GET.get("page"))
+    now = timezone.now()
+    for booking in bookings:
+        booking.expired_hold = discovery.is_expired_hold(booking)
+        booking.can_cancel = _is_active(booking) and booking.session.starts_at > now
+    context = {"bookings": bookings, "when": when, "nav": "bookings", "page_query": _query_with(request, page=None)}
+    return render(request, "dashboards/learner_bookings.html", context)
