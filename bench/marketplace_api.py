@@ -10,7 +10,8 @@ optimised selectors buy.
 Usage (the database is created from scratch; never point it at real data):
   python bench/marketplace_api.py                    # SQLite file in a temp folder
   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/peerlearn_bench python bench/marketplace_api.py
-Options via environment: BENCH_REQUESTS (default 300), BENCH_SCALE (default 1.0).
+Options via environment: BENCH_REQUESTS (default 300), BENCH_SCALE (default 1.0),
+BENCH_DATA_DIR (reuse a loaded SQLite database).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
 MENTORS, SESSIONS, BOOKINGS, LEARNERS = (int(n * SCALE) for n in (2_000, 100_000, 300_000, 20_000))
 
-data_dir = tempfile.mkdtemp(prefix="peerlearn-bench-")
+# BENCH_DATA_DIR reuses a SQLite database loaded by an earlier run (its data is kept).
+data_dir = os.environ.get("BENCH_DATA_DIR") or tempfile.mkdtemp(prefix="peerlearn-bench-")
 os.environ["PEERLEARN_DATA_DIR"] = data_dir
 os.environ.pop("REDIS_URL", None)
 if os.environ.get("BENCH_DATABASE_URL"):
@@ -76,6 +78,11 @@ def load() -> tuple[list[int], list[int]]:
     from backend.marketplace.models import Booking, Domain, Session
 
     call_command("migrate", verbosity=0)
+    if os.environ.get("BENCH_DATA_DIR") and User.objects.exists():
+        print(f"reusing {data_dir}: {Session.objects.count():,} sessions, {Booking.objects.count():,} bookings")
+        return list(User.objects.filter(role="mentor").values_list("pk", flat=True)), list(
+            User.objects.filter(role="learner").values_list("pk", flat=True)
+        )
     rng = random.Random(7)
     domains = list(Domain.objects.all())
     password = make_password("bench-password-1")
