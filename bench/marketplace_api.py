@@ -136,6 +136,22 @@ def load() -> tuple[list[int], list[int]]:
                     )
                 )
         Session.objects.bulk_create(sessions, batch_size=5000)
+        # bulk_create skips Session.save(), which keeps the search index: build it here.
+        from backend.marketplace.models import SessionSearchTerm
+        from backend.marketplace.search import terms_for
+
+        names = {m.pk: m.full_name for m in mentors}
+        domain_names = {d.pk: d.name for d in domains}
+        SessionSearchTerm.objects.bulk_create(
+            (
+                SessionSearchTerm(session_id=s.pk, term=t)
+                for s in Session.objects.only(
+                    "id", "title", "topics", "description", "mentor_id", "domain_id"
+                ).iterator()
+                for t in terms_for(s, names[s.mentor_id], domain_names[s.domain_id])
+            ),
+            batch_size=10000,
+        )
         session_ids = list(Session.objects.values_list("id", flat=True))
         bookings, seen = [], set()
         while len(bookings) < BOOKINGS:

@@ -54,7 +54,7 @@ def booking_invite(booking: Booking) -> str:
         f"DESCRIPTION:{_escape(session.description + chr(10) + chr(10) + 'Join: ' + room)}",
         f"LOCATION:{_escape(room)}",
         f"URL:{room}",
-        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
+        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED' if booking.state == BookingState.CONFIRMED else 'TENTATIVE'}",
         "END:VEVENT",
         "END:VCALENDAR",
     ]

@@ -92,8 +92,15 @@ class Session(models.Model):
         return self.title
 
     def save(self, *args, **kwargs):
+        from backend.marketplace.search import index_session
+
         self.ends_at = self.starts_at + timedelta(minutes=self.duration_minutes)
         super().save(*args, **kwargs)
+        # Derived data kept beside the row, like ends_at: every write path stays searchable.
+        if kwargs.get("update_fields") is None or {"title", "topics", "domain", "description"} & set(
+            kwargs["update_fields"]
+        ):
+            index_session(self)
 
     @property
     def seats_left(self) -> int:
@@ -239,3 +246,17 @@ class SessionRequest(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["mentor", "state"]), models.Index(fields=["learner", "state"])]
+
+
+class SessionSearchTerm(models.Model):
+    """Words of a session's title, topics, domain and mentor name, for prefix search.
+
+    A rare word is found through the (term, session) index instead of scanning every upcoming
+    session with LIKE; written by the session services whenever those fields change.
+    """
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="search_terms")
+    term = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["term", "session"], name="search_term_once")]

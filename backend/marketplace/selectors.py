@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from backend.accounts.models import ApprovalState, User
+from backend.marketplace import search
 from backend.marketplace.models import Booking, BookingState, Domain, Session, SessionState
 
 MAX_SESSION_MINUTES = 240
@@ -75,7 +76,7 @@ def sessions_search(
         ends_at__gt=now,
     )
     if q:
-        qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q) | Q(mentor__full_name__icontains=q))
+        qs = search.filter_text(qs, q)
     if domain:
         qs = qs.filter(domain__slug=domain)
     if free is True:
@@ -158,9 +159,12 @@ def bookings_of_learner(learner: User, *, when: str = "upcoming") -> QuerySet:
             session__ends_at__gt=now,
         ).order_by("session__starts_at", "id")
     if when == "past":
-        return qs.filter(Q(session__ends_at__lte=now) | Q(session__state=SessionState.COMPLETED)).order_by(
-            "-session__starts_at", "-id"
-        )
+        # Past includes bookings that ended early: cancelled or expired holds.
+        return qs.filter(
+            Q(session__ends_at__lte=now)
+            | Q(session__state__in=[SessionState.COMPLETED, SessionState.CANCELLED])
+            | Q(state__in=[BookingState.CANCELLED, BookingState.EXPIRED])
+        ).order_by("-session__starts_at", "-id")
     return qs.order_by("-created_at", "-id")
 
 

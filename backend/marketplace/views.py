@@ -24,7 +24,7 @@ from backend.core.access import Rule, page
 from backend.core.errors import DomainError
 from backend.core.templatetags.ui import rupees, viewer_zone
 from backend.marketplace import discovery, selectors, services
-from backend.marketplace.models import BookingState, Domain, SessionState
+from backend.marketplace.models import BookingState, Domain, SessionState, WaitlistEntry, WaitlistState
 
 SESSIONS_PER_PAGE = 20
 MENTORS_PER_PAGE = 24
@@ -205,6 +205,7 @@ def session_detail(request, session_id: int):
         "mentor_rating": discovery.mentor_rating(mentor),
         "booking_box": _booking_box(request.user, session),
         "booking": discovery.active_booking_of(request.user, session),
+        "waitlist_entry": _open_waitlist_entry(request.user, session),
         "bookable": session.state == SessionState.SCHEDULED and session.starts_at > now and not session.is_private,
         "hold_minutes": settings.BOOKING_HOLD_MINUTES,
         "refund_hours": settings.FULL_REFUND_HOURS_BEFORE,
@@ -213,9 +214,17 @@ def session_detail(request, session_id: int):
     return render(request, "marketplace/session_detail.html", context)
 
 
+def _open_waitlist_entry(user, session):
+    if not user.is_authenticated or user.role != Role.LEARNER:
+        return None
+    return WaitlistEntry.objects.filter(session=session, learner=user, state=WaitlistState.WAITING).first()
+
+
 @page(Rule.LEARNER)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def session_book(request, session_id: int):
+    if request.method == "GET":  # e.g. after signing in from a stale form: show the session
+        return redirect("session-detail", session_id=session_id)
     session = selectors.get_session_for_viewer(request.user, session_id)
     try:
         booking = services.booking_create(learner=request.user, session=session)
@@ -232,6 +241,36 @@ def session_book(request, session_id: int):
                 request, f"Seat held for {settings.BOOKING_HOLD_MINUTES} minutes. Complete payment to confirm it."
             )
     return redirect("session-detail", session_id=session.pk)
+
+
+@page(Rule.LEARNER)
+@require_POST
+def session_waitlist(request, session_id: int):
+    session = selectors.get_session_for_viewer(request.user, session_id)
+    try:
+        if request.POST.get("leave"):
+            entry = selectors.get_waitlist_entry_for_learner(request.user, int(request.POST["leave"]))
+            services.waitlist_leave(learner=request.user, entry=entry)
+            messages.info(request, "You left the waitlist.")
+        else:
+            services.waitlist_join(learner=request.user, session=session)
+            messages.success(request, "You're on the waitlist. If a seat frees up, we'll hold it for you.")
+    except (DomainError, ValueError) as exc:
+        messages.error(request, getattr(exc, "message", "That did not work."))
+    return redirect("session-detail", session_id=session.pk)
+
+
+@page(Rule.LEARNER)
+@require_POST
+def booking_claim(request, booking_id: int):
+    booking = _own_booking(request, booking_id)
+    try:
+        services.booking_claim(learner=request.user, booking=booking)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "The seat is yours. See you there!")
+    return redirect("session-detail", session_id=booking.session_id)
 
 
 def _own_booking(request, booking_id: int):

@@ -257,9 +257,9 @@ def test_anonymous_and_mentors_cannot_book_through_the_page(mentor, domains):
     assert not Booking.objects.exists()
 
 
-def test_book_is_post_only_with_csrf(mentor, learner, domains):
+def test_book_needs_a_post_with_csrf(mentor, learner, domains):
     session = a_session(mentor)
-    assert client_for(learner).get(f"/sessions/{session.pk}/book/").status_code == 405
+    assert client_for(learner).get(f"/sessions/{session.pk}/book/").status_code == 302  # GET only shows the page
     strict = client_for(learner)
     strict.handler.enforce_csrf_checks = True
     assert strict.post(f"/sessions/{session.pk}/book/").status_code == 403
@@ -506,3 +506,31 @@ def test_learner_bookings_query_count_is_constant(mentor, learner, domains):
             session=a_session(mentor, hours_ahead=40 + index * 2), learner=learner, state=BookingState.CONFIRMED
         )
     assert _count(client, "/dashboard/learner/bookings/") == one
+
+
+def test_waitlist_and_claim_through_the_session_page(mentor, learner, outsider, domains):
+    from backend.marketplace.models import WaitlistEntry
+
+    session = a_session(mentor, capacity=1)
+    client_for(learner).post(f"/sessions/{session.pk}/book/")
+    waiting = client_for(outsider)
+    page = waiting.get(f"/sessions/{session.pk}/").content.decode()
+    assert "Join the waitlist" in page
+    waiting.post(f"/sessions/{session.pk}/waitlist/")
+    entry = WaitlistEntry.objects.get(learner=outsider)
+    assert "Leave the waitlist" in waiting.get(f"/sessions/{session.pk}/").content.decode()
+    booking = Booking.objects.get(learner=learner)
+    client_for(learner).post(f"/bookings/{booking.pk}/cancel/")
+    entry.refresh_from_db()
+    assert entry.state == "offered"
+    assert "Take the seat" in waiting.get(f"/sessions/{session.pk}/").content.decode()
+    waiting.post(f"/bookings/{entry.offered_booking_id}/claim/")
+    assert Booking.objects.get(pk=entry.offered_booking_id).state == BookingState.CONFIRMED
+    assert client_for(learner).post(f"/bookings/{entry.offered_booking_id}/claim/").status_code == 404
+
+
+def test_get_on_the_book_url_shows_the_session(mentor, learner, domains):
+    session = a_session(mentor)
+    response = client_for(learner).get(f"/sessions/{session.pk}/book/")
+    assert response.status_code == 302 and response.url == f"/sessions/{session.pk}/"
+    assert not Booking.objects.exists()
