@@ -79,6 +79,8 @@ def load() -> tuple[list[int], list[int]]:
 
     call_command("migrate", verbosity=0)
     if os.environ.get("BENCH_DATA_DIR") and User.objects.exists():
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         print(f"reusing {data_dir}: {Session.objects.count():,} sessions, {Booking.objects.count():,} bookings")
         return list(User.objects.filter(role="mentor").values_list("pk", flat=True)), list(
             User.objects.filter(role="learner").values_list("pk", flat=True)

@@ -105,6 +105,11 @@ class SessionListView(ListAPIView):
         filters.is_valid(raise_exception=True)
         return selectors.sessions_search(**filters.validated_data)
 
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        sessions = selectors.sessions_with_details(page)
+        return self.get_paginated_response(self.get_serializer(sessions, many=True).data)
+
 
 class SessionDetailView(APIView):
     access_rule = Rule.PUBLIC

@@ -81,6 +81,7 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["state", "starts_at"]),
             models.Index(fields=["mentor", "starts_at"]),
+            models.Index(fields=["domain", "starts_at"]),  # a category's upcoming sessions in order
         ]
         constraints = [
             models.CheckConstraint(

@@ -11,7 +11,7 @@ from backend.marketplace.models import Session, SessionSearchTerm
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Above this many matches a word is common: walking upcoming sessions in start order finds a
 # page of them quickly, so an id list would only cost more.
-SPARSE_LIMIT = 5000
+SPARSE_LIMIT = 12000
 DESCRIPTION_WORDS = 80  # the start of a description says what it is about; keep the index small
 
 
@@ -31,29 +31,25 @@ def index_session(session: Session) -> None:
     SessionSearchTerm.objects.bulk_create(SessionSearchTerm(session=session, term=t) for t in terms - existing)
 
 
-def _ids_with_prefix(word: str) -> set[int] | None:
-    """Session ids having a term that starts with `word`, or None when the word is common."""
-    ids = list(
-        SessionSearchTerm.objects.filter(term__gte=word, term__lt=word + "\U0010ffff").values_list(
-            "session_id", flat=True
-        )[: SPARSE_LIMIT + 1]
-    )
-    return None if len(ids) > SPARSE_LIMIT else set(ids)
+def _terms(word: str) -> QuerySet:
+    return SessionSearchTerm.objects.filter(term__gte=word, term__lt=word + "\U0010ffff")
+
+
+def _is_common(word: str) -> bool:
+    # Probes the covering (term, session) index only; stops after SPARSE_LIMIT entries.
+    return _terms(word)[SPARSE_LIMIT : SPARSE_LIMIT + 1].exists()
 
 
 def filter_text(qs: QuerySet, text: str) -> QuerySet:
-    """Sessions having, for every word of `text`, a term starting with it."""
-    sparse: set[int] | None = None
+    """Sessions having, for every word of `text`, a term starting with it.
+
+    A rare word is resolved through the term index (the database looks the few sessions up by
+    key); a common one is checked per row while walking upcoming sessions in start order, which
+    finds a page of matches quickly.
+    """
     for word in words(text)[:5]:
-        ids = _ids_with_prefix(word)
-        if ids is None:  # common word: checked per row while walking sessions in start order
-            qs = qs.filter(
-                Exists(
-                    SessionSearchTerm.objects.filter(
-                        session=OuterRef("pk"), term__gte=word, term__lt=word + "\U0010ffff"
-                    )
-                )
-            )
+        if _is_common(word):
+            qs = qs.filter(Exists(_terms(word).filter(session=OuterRef("pk"))))
         else:
-            sparse = ids if sparse is None else sparse & ids
-    return qs if sparse is None else qs.filter(pk__in=sparse)
+            qs = qs.filter(pk__in=_terms(word).values("session_id"))
+    return qs

@@ -160,7 +160,7 @@ def session_list(request):
         return render(request, "marketplace/_session_page.html", {"error": cursor_error}, status=400)
     # A whole page with a bad cursor still answers 400, but with the first results under the message.
     rows = list(page_qs[: SESSIONS_PER_PAGE + 1])
-    sessions, has_next = rows[:SESSIONS_PER_PAGE], len(rows) > SESSIONS_PER_PAGE
+    sessions, has_next = selectors.sessions_with_details(rows[:SESSIONS_PER_PAGE]), len(rows) > SESSIONS_PER_PAGE
     context = {
         "sessions": sessions,
         "next_url": _query_with(request, after=encode_cursor(sessions[-1])) if has_next else "",
@@ -376,7 +376,7 @@ def mentor_list(request):
 @page(Rule.PUBLIC)
 def mentor_detail(request, mentor_id: int):
     mentor = discovery.get_listed_mentor(mentor_id)
-    upcoming = list(selectors.sessions_search(mentor_id=mentor.pk)[:13])
+    upcoming = selectors.sessions_with_details(selectors.sessions_search(mentor_id=mentor.pk)[:13])
     context = {
         "mentor": mentor,
         "profile": mentor.mentor_profile,
