@@ -7,7 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend.core.access import Rule, page
 from backend.dashboards import api as dashboard_api
-from backend.dashboards import views as dashboards
 
 # Django admin asks for a verified second factor, like the custom admin dashboard.
 admin.site.__class__ = OTPAdminSite
@@ -25,15 +24,7 @@ class DocsView(SpectacularSwaggerView):
 urlpatterns = [
     path("", include("backend.marketplace.urls")),
     path("", include("backend.accounts.urls")),
-    path("dashboard/", dashboards.dashboard_redirect, name="dashboard"),
-    path("dashboard/learner/", dashboards.learner_home, name="dashboard-learner"),
-    path("dashboard/mentor/", dashboards.mentor_home, name="dashboard-mentor"),
-    path("dashboard/admin/", dashboards.admin_home, name="dashboard-admin"),
-    path(
-        "dashboard/admin/mentors/<int:user_id>/decide/",
-        dashboards.admin_mentor_decide,
-        name="dashboard-admin-mentor-decide",
-    ),
+    path("dashboard/", include("backend.dashboards.urls")),
     path("api/auth/", include("backend.accounts.api_urls")),
     path("api/", include("backend.marketplace.api_urls")),
     path("api/dashboard/learner/", dashboard_api.LearnerDashboardView.as_view(), name="api-dashboard-learner"),
