@@ -6,12 +6,9 @@ from backend.accounts.models import AuditEvent
 
 
 def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    # The proxy count setting is shared with axes, which already parses X-Forwarded-For safely.
-    from axes.helpers import get_client_ip_address
+    from backend.core.net import client_ip as address
 
-    return get_client_ip_address(getattr(request, "_request", request)) or None
+    return address(request) if request is not None else None
 
 
 def audit_record(*, action: str, actor=None, request=None, target=None, **data) -> AuditEvent:
