@@ -4,6 +4,7 @@ fan-out and the sync poke) get the event over the channel layer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -27,9 +28,16 @@ def publish(event: str, *, to: Iterable, data: dict | None = None) -> None:
         layer = get_channel_layer()
         if layer is None:
             return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
         for user_id in user_ids:
             try:
-                async_to_sync(layer.group_send)(user_group(user_id), payload)
+                if loop is not None:  # called from async code's thread: hand it to that loop
+                    loop.create_task(layer.group_send(user_group(user_id), payload))
+                else:
+                    async_to_sync(layer.group_send)(user_group(user_id), payload)
             except Exception:  # a dead layer must not break the request that already committed
                 log.warning("event %s to user %s not delivered", event, user_id, exc_info=True)
 

@@ -93,3 +93,6 @@ for (const tab of tabs) {
     if (empty) empty.hidden = shown > 0;
   });
 }
+
+// Live updates only for signed-in users (the socket refuses anonymous visitors anyway).
+if (signedIn) import("./live.js").then((live) => live.start(showToast));
