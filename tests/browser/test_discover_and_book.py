@@ -12,7 +12,7 @@ from tests.backend.marketplace.factories import a_session
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import PASSWORD, make_user, seed_domains
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def cast(label: str):

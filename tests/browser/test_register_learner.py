@@ -12,7 +12,7 @@ from backend.marketplace.models import Domain
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import png_bytes, seed_domains
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize(("viewport", "label"), [(PHONE, "phone"), (DESKTOP, "desktop")])
