@@ -12,5 +12,7 @@ urlpatterns = [
     path("bookings/<int:booking_id>/claim/", views.booking_claim, name="booking-claim"),
     path("mentors/", views.mentor_list, name="mentors"),
     path("mentors/<int:mentor_id>/", views.mentor_detail, name="mentor-detail"),
+    path("mentors/<int:mentor_id>/request/", views.mentor_request, name="mentor-request"),
+    path("mentors/<int:mentor_id>/follow/", views.mentor_follow, name="mentor-follow"),
     path("dashboard/learner/bookings/", views.learner_bookings, name="learner-bookings"),
 ]

@@ -23,6 +23,8 @@ from backend.accounts.models import Role
 from backend.core.access import Rule, page
 from backend.core.errors import DomainError
 from backend.core.templatetags.ui import rupees, viewer_zone
+from backend.dashboards import tabs
+from backend.dashboards.forms import RequestForm, apply_domain_error
 from backend.marketplace import discovery, selectors, services
 from backend.marketplace.models import BookingState, Domain, SessionState, WaitlistEntry, WaitlistState
 
@@ -373,11 +375,13 @@ def mentor_list(request):
     return render(request, "marketplace/mentors.html", context)
 
 
-@page(Rule.PUBLIC)
-def mentor_detail(request, mentor_id: int):
-    mentor = discovery.get_listed_mentor(mentor_id)
+def _mentor_detail_context(request, mentor, *, request_form=None) -> dict:
     upcoming = selectors.sessions_with_details(selectors.sessions_search(mentor_id=mentor.pk)[:13])
-    context = {
+    zone = viewer_zone({"request": request})
+    is_learner = request.user.is_authenticated and request.user.role == Role.LEARNER
+    if request_form is None and is_learner:
+        request_form = RequestForm(zone=zone)
+    return {
         "mentor": mentor,
         "profile": mentor.mentor_profile,
         "domains": discovery.mentor_domains(mentor),
@@ -385,9 +389,66 @@ def mentor_detail(request, mentor_id: int):
         "more_sessions": len(upcoming) > 12,
         "reviews": discovery.mentor_reviews(mentor, limit=10),
         "breakdown": discovery.mentor_rating_breakdown(mentor),
+        "is_learner": is_learner,
+        "following": tabs.is_following(request.user, mentor),
+        "request_form": request_form,
+        "availability": tabs.upcoming_availability(mentor, zone),
+        "zone_name": zone.key,
+        "now_local": timezone.now().astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
         "nav": "mentors",
     }
-    return render(request, "marketplace/mentor_detail.html", context)
+
+
+@page(Rule.PUBLIC)
+def mentor_detail(request, mentor_id: int):
+    mentor = discovery.get_listed_mentor(mentor_id)
+    return render(request, "marketplace/mentor_detail.html", _mentor_detail_context(request, mentor))
+
+
+@page(Rule.LEARNER)
+@require_http_methods(["GET", "POST"])
+def mentor_request(request, mentor_id: int):
+    """The profile's "Request a session" form. Refused input is shown on the profile again."""
+    if request.method == "GET":  # e.g. after signing in from the form: show the profile
+        return redirect("mentor-detail", mentor_id=mentor_id)
+    mentor = discovery.get_listed_mentor(mentor_id)
+    form = RequestForm(request.POST, zone=viewer_zone({"request": request}))
+    if form.is_valid():
+        try:
+            sent = services.request_create(learner=request.user, mentor_id=mentor.pk, data=form.to_input())
+        except DomainError as exc:
+            apply_domain_error(form, exc, RequestForm.FIELD_MAP)
+        else:
+            messages.success(
+                request,
+                f"Request sent to {mentor.full_name}. You'll hear back before {_toast_time(request, sent.expires_at)}.",
+            )
+            return redirect("learner-requests")
+    context = _mentor_detail_context(request, mentor, request_form=form)
+    return render(request, "marketplace/mentor_detail.html", context, status=400)
+
+
+def _toast_time(request, value) -> str:
+    local = value.astimezone(viewer_zone({"request": request}))
+    return f"{local:%a %-d %b, %-I:%M %p} {local:%Z}".replace("AM", "am").replace("PM", "pm")
+
+
+@page(Rule.LEARNER)
+@require_http_methods(["GET", "POST"])
+def mentor_follow(request, mentor_id: int):
+    if request.method == "GET":
+        return redirect("mentor-detail", mentor_id=mentor_id)
+    mentor = discovery.get_listed_mentor(mentor_id)
+    try:
+        if request.POST.get("action") == "unfollow":
+            services.unfollow(learner=request.user, mentor_id=mentor.pk)
+            messages.info(request, f"You unfollowed {mentor.full_name}.")
+        else:
+            services.follow(learner=request.user, mentor_id=mentor.pk)
+            messages.success(request, f"Following {mentor.full_name}. You'll hear when they publish a session.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("mentor-detail", mentor_id=mentor.pk)
 
 
 # --- learner bookings -----------------------------------------------------------------------------
