@@ -108,6 +108,10 @@ def _validate(data: SessionInput) -> SessionInput:
     return data
 
 
+def _valid_price(paise: int) -> bool:
+    return paise == 0 or 100 <= paise <= settings.MAX_SESSION_PRICE_PAISE
+
+
 def _check_future(starts_at: datetime) -> None:
     if starts_at <= timezone.now():
         raise DomainError(
@@ -490,6 +494,10 @@ def unfollow(*, learner: User, mentor_id: int) -> None:
 @transaction.atomic
 def availability_exception_set(*, mentor: User, day: date, away: bool, note: str = "") -> None:
     _require_mentor(mentor)
+    if away and day < timezone.now().astimezone(ZoneInfo(mentor.timezone)).date():
+        raise DomainError(
+            "date_in_past", "Away days are today or later.", fields={"date": "Pick today or a later day."}
+        )
     if away:
         AvailabilityException.objects.update_or_create(mentor=mentor, date=day, defaults={"note": note[:120]})
     else:
@@ -542,8 +550,8 @@ def request_create(*, learner: User, mentor_id: int, data: RequestInput) -> Sess
         errors["description"] = "Keep it under 2,000 characters."
     if not 15 <= data.duration_minutes <= 240 or data.duration_minutes % 5:
         errors["duration_minutes"] = "15 to 240 minutes, in steps of 5."
-    if not 0 <= data.budget_paise <= settings.MAX_SESSION_PRICE_PAISE:
-        errors["budget_paise"] = "That budget is out of range."
+    if not _valid_price(data.budget_paise):
+        errors["budget_paise"] = "A budget is ₹0 (free) or between ₹1 and the maximum price."
     times = sorted(set(data.preferred_times))
     now = timezone.now()
     if not 1 <= len(times) <= 3 or len(times) != len(data.preferred_times):
@@ -579,6 +587,8 @@ def request_create(*, learner: User, mentor_id: int, data: RequestInput) -> Sess
 
 
 def _lock_open_request(request: SessionRequest, *, version: int | None, states) -> SessionRequest:
+    # A late answer is refused; the expiry written here rolls back with it, and the minute
+    # job (requests_expire_due) records it. Pages already show such requests as expired.
     request = _expire_if_due(SessionRequest.objects.select_for_update().get(pk=request.pk))
     if request.state == RequestState.EXPIRED:
         raise Conflict("request_expired", "This request has expired.")
@@ -655,8 +665,10 @@ def request_counter(
     if timezone.is_naive(starts_at):
         raise DomainError("invalid", "Give the time with its timezone.", fields={"starts_at": "Timezone missing."})
     _check_future(starts_at)
-    if not 0 <= price_paise <= settings.MAX_SESSION_PRICE_PAISE:
-        raise DomainError("invalid", "That price is out of range.", fields={"price_paise": "Out of range."})
+    if not _valid_price(price_paise):
+        raise DomainError(
+            "invalid", "A price is ₹0 (free) or between ₹1 and the maximum.", fields={"price_paise": "Out of range."}
+        )
     _check_no_overlap(mentor, starts_at, starts_at + timedelta(minutes=request.duration_minutes))
     request.state = RequestState.COUNTERED
     request.counter_starts_at = starts_at

@@ -179,3 +179,17 @@ def test_only_the_parties_can_answer(available_mentor, learner, outsider, pendin
         services.request_withdraw(learner=outsider, request=request)
     services.request_withdraw(learner=learner, request=request)
     assert SessionRequest.objects.get(pk=request.pk).state == RequestState.WITHDRAWN
+
+
+def test_prices_under_one_rupee_and_past_away_days_are_refused(available_mentor, learner):
+    with pytest.raises(DomainError) as err:
+        ask(learner, available_mentor, [evening(2)], budget_paise=50)
+    assert "budget_paise" in err.value.fields
+    request = ask(learner, available_mentor, [evening(2)])
+    with pytest.raises(DomainError):
+        services.request_counter(mentor=available_mentor, request=request, starts_at=evening(3), price_paise=99)
+    with pytest.raises(DomainError) as err:
+        services.availability_exception_set(
+            mentor=available_mentor, day=(timezone.now() - timedelta(days=2)).date(), away=True
+        )
+    assert err.value.code == "date_in_past"
