@@ -13,7 +13,6 @@ from django.contrib.auth import views as auth_views
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp import match_token
@@ -24,15 +23,9 @@ from backend.accounts.audit import audit_record
 from backend.accounts.wizard import STEPS, Draft, serialisable, step_of
 from backend.core.access import Rule, dashboard_url, page
 from backend.core.errors import DomainError
+from backend.core.redirects import safe_next
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
-
-
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
 
 
 @page(Rule.ANONYMOUS)
@@ -198,7 +191,7 @@ def register_validate(request, role, step):
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     form = forms.LoginForm(request.POST or None)
-    context = {"form": form, "next": _safe_next(request, "")}
+    context = {"form": form, "next": safe_next(request, "")}
     if request.method == "POST" and form.is_valid():
         try:
             user = services.login_check(
@@ -212,9 +205,9 @@ def login_view(request):
         else:
             login(request, user, backend=AUTH_BACKEND)
             if user.role == "admin":
-                return redirect(f"{reverse('two-factor')}?next={_safe_next(request, dashboard_url(user))}")
+                return redirect(f"{reverse('two-factor')}?next={safe_next(request, dashboard_url(user))}")
             messages.success(request, f"Welcome back, {user.first_name}.")
-            return redirect(_safe_next(request, dashboard_url(user)))
+            return redirect(safe_next(request, dashboard_url(user)))
     return render(request, "accounts/login.html", context)
 
 
@@ -267,7 +260,7 @@ def two_factor(request):
     user = request.user
     if user.role != "admin":
         return redirect(dashboard_url(user))
-    target = _safe_next(request, dashboard_url(user))
+    target = safe_next(request, dashboard_url(user))
     if user.is_verified():
         return redirect(target)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()

@@ -12,13 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from backend.accounts import services as account_services
 from backend.accounts.models import Role, User
 from backend.core.access import Rule, dashboard_url, page
 from backend.core.errors import DomainError
+from backend.core.redirects import safe_next
 from backend.core.templatetags.ui import rupees, viewer_zone
 from backend.dashboards import selectors, tabs
 from backend.dashboards.forms import (
@@ -92,13 +92,6 @@ def _when(value, zone: ZoneInfo) -> str:
 
 def _now_local(zone: ZoneInfo) -> str:
     return timezone.now().astimezone(zone).strftime("%Y-%m-%dT%H:%M")
-
-
-def _back(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
 
 
 def _posted(request):
@@ -210,9 +203,9 @@ def mentor_session_publish(request, session_id: int):
         session = services.session_publish(mentor=request.user, session=session)
     except DomainError as exc:
         messages.error(request, exc.message)
-        return redirect(_back(request, _sessions_tab_url(session.state)))
+        return redirect(safe_next(request, _sessions_tab_url(session.state)))
     messages.success(request, f"“{session.title}” is published. Learners can book it now.")
-    return redirect(_back(request, _sessions_tab_url(session.state)))
+    return redirect(safe_next(request, _sessions_tab_url(session.state)))
 
 
 @page(Rule.MENTOR)
@@ -224,7 +217,7 @@ def mentor_session_reschedule(request, session_id: int):
     fallback = _sessions_tab_url(session.state)
     if not form.is_valid():
         messages.error(request, f"Not rescheduled: {_first_error(form)}")
-        return redirect(_back(request, fallback))
+        return redirect(safe_next(request, fallback))
     try:
         session = services.session_reschedule(
             mentor=request.user, session=session, starts_at=form.cleaned_data["starts_at"]
@@ -235,7 +228,7 @@ def mentor_session_reschedule(request, session_id: int):
         messages.success(
             request, f"“{session.title}” now starts {_when(session.starts_at, zone)}. Booked learners are told."
         )
-    return redirect(_back(request, fallback))
+    return redirect(safe_next(request, fallback))
 
 
 @page(Rule.MENTOR)
@@ -306,7 +299,7 @@ def mentor_request_accept(request, request_id: int):
     fallback = reverse("mentor-requests")
     if not form.is_valid():
         messages.error(request, f"Not accepted: {_first_error(form)}")
-        return redirect(_back(request, fallback))
+        return redirect(safe_next(request, fallback))
     try:
         accepted = services.request_accept(
             mentor=request.user,
@@ -322,7 +315,7 @@ def mentor_request_accept(request, request_id: int):
             f"Accepted: “{accepted.topic}” with {accepted.learner.full_name}, "
             f"{_when(form.cleaned_data['starts_at'], _zone(request))}.",
         )
-    return redirect(_back(request, fallback))
+    return redirect(safe_next(request, fallback))
 
 
 @page(Rule.MENTOR)
@@ -334,7 +327,7 @@ def mentor_request_counter(request, request_id: int):
     fallback = reverse("mentor-requests")
     if not form.is_valid():
         messages.error(request, f"Counter-offer not sent: {_first_error(form)}")
-        return redirect(_back(request, fallback))
+        return redirect(safe_next(request, fallback))
     data = form.cleaned_data
     try:
         services.request_counter(
@@ -352,7 +345,7 @@ def mentor_request_counter(request, request_id: int):
             f"Counter-offer sent to {session_request.learner.full_name}: "
             f"{_when(data['starts_at'], zone)} for {rupees(data['price'])}.",
         )
-    return redirect(_back(request, fallback))
+    return redirect(safe_next(request, fallback))
 
 
 @page(Rule.MENTOR)
@@ -363,7 +356,7 @@ def mentor_request_decline(request, request_id: int):
     fallback = reverse("mentor-requests")
     if not form.is_valid():
         messages.error(request, f"Not declined: {_first_error(form)}")
-        return redirect(_back(request, fallback))
+        return redirect(safe_next(request, fallback))
     try:
         services.request_decline(
             mentor=request.user,
@@ -375,7 +368,7 @@ def mentor_request_decline(request, request_id: int):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Declined. {session_request.learner.first_name} sees your reason.")
-    return redirect(_back(request, fallback))
+    return redirect(safe_next(request, fallback))
 
 
 # --- mentor: availability ---------------------------------------------------------------------

@@ -16,12 +16,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from backend.accounts.models import Role
 from backend.core.access import Rule, page
 from backend.core.errors import DomainError
+from backend.core.redirects import safe_next
 from backend.core.templatetags.ui import rupees, viewer_zone
 from backend.dashboards import tabs
 from backend.dashboards.forms import RequestForm, apply_domain_error
@@ -282,13 +282,6 @@ def _own_booking(request, booking_id: int):
     return booking
 
 
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return target
-    return fallback
-
-
 def _is_active(booking) -> bool:
     return booking.state in (BookingState.HELD, BookingState.CONFIRMED) and not discovery.is_expired_hold(booking)
 
@@ -310,14 +303,14 @@ def booking_cancel(request, booking_id: int):
             )
         else:
             messages.success(request, "Booking cancelled. Your seat is free for someone else.")
-        return redirect(_safe_next(request, reverse("learner-bookings")))
+        return redirect(safe_next(request, reverse("learner-bookings")))
     context = {
         "booking": booking,
         "session": booking.session,
         "active": _is_active(booking),
         "started": booking.session.starts_at <= timezone.now(),
         "quote": services.cancellation_quote(booking),
-        "next": _safe_next(request, ""),
+        "next": safe_next(request, ""),
         "refund_hours": settings.FULL_REFUND_HOURS_BEFORE,
         "nav": "bookings",
     }
