@@ -215,9 +215,9 @@ class BookingCreateSerializer(serializers.Serializer):
     session = serializers.IntegerField()
 
 
-class BookingPages(PageNumberPagination):
-    # A learner's own list is short; page numbers let it keep the natural order of each view
-    # (soonest first for upcoming, latest first for past).
+class ShortListPages(PageNumberPagination):
+    # A user's own lists are short; page numbers let each keep its natural order (bookings:
+    # soonest first when upcoming, latest first when past).
     page_size = 20
 
 
@@ -226,7 +226,7 @@ class BookingListView(ListAPIView):
 
     access_rule = Rule.LEARNER
     serializer_class = BookingSerializer
-    pagination_class = BookingPages
+    pagination_class = ShortListPages
 
     def get_queryset(self):
         when = self.request.query_params.get("when", "all")
@@ -400,16 +400,12 @@ class RequestCreateSerializer(serializers.Serializer):
     budget_paise = serializers.IntegerField(required=False, default=0, min_value=0)
 
 
-class RequestPages(PageNumberPagination):
-    page_size = 20
-
-
 class RequestListView(ListAPIView):
     """Requests the learner sent or the mentor received; learners POST new ones."""
 
     access_rule = Rule.AUTHENTICATED
     serializer_class = RequestSerializer
-    pagination_class = RequestPages
+    pagination_class = ShortListPages
 
     def get_queryset(self):
         if self.request.user.role not in ("learner", "mentor"):

@@ -586,10 +586,18 @@ def request_create(*, learner: User, mentor_id: int, data: RequestInput) -> Sess
     return request
 
 
-def _lock_open_request(request: SessionRequest, *, version: int | None, states) -> SessionRequest:
+def _lock_open_request(
+    request: SessionRequest, *, version: int | None, states, mentor: User | None = None, learner: User | None = None
+) -> SessionRequest:
     # A late answer is refused; the expiry written here rolls back with it, and the minute
     # job (requests_expire_due) records it. Pages already show such requests as expired.
-    request = _expire_if_due(SessionRequest.objects.select_for_update().get(pk=request.pk))
+    request = SessionRequest.objects.select_for_update().get(pk=request.pk)
+    # Only the parties learn anything about a request, its state included.
+    if (mentor is not None and request.mentor_id != mentor.pk) or (
+        learner is not None and request.learner_id != learner.pk
+    ):
+        raise Forbidden("forbidden", "This request is not yours.")
+    request = _expire_if_due(request)
     if request.state == RequestState.EXPIRED:
         raise Conflict("request_expired", "This request has expired.")
     if request.state not in states:
@@ -636,9 +644,7 @@ def request_accept(
     *, mentor: User, request: SessionRequest, starts_at: datetime, version: int | None = None
 ) -> SessionRequest:
     """The mentor picks one of the learner's times: a private session and a booking are made."""
-    request = _lock_open_request(request, version=version, states=[RequestState.PENDING])
-    if request.mentor_id != mentor.pk:
-        raise Forbidden("forbidden", "This request is not yours.")
+    request = _lock_open_request(request, version=version, states=[RequestState.PENDING], mentor=mentor)
     if starts_at.astimezone(UTC_ZONE).isoformat() not in request.preferred_times:
         raise DomainError(
             "not_a_preferred_time",
@@ -659,9 +665,7 @@ def request_accept(
 def request_counter(
     *, mentor: User, request: SessionRequest, starts_at: datetime, price_paise: int, version: int | None = None
 ) -> SessionRequest:
-    request = _lock_open_request(request, version=version, states=[RequestState.PENDING])
-    if request.mentor_id != mentor.pk:
-        raise Forbidden("forbidden", "This request is not yours.")
+    request = _lock_open_request(request, version=version, states=[RequestState.PENDING], mentor=mentor)
     if timezone.is_naive(starts_at):
         raise DomainError("invalid", "Give the time with its timezone.", fields={"starts_at": "Timezone missing."})
     _check_future(starts_at)
@@ -685,9 +689,7 @@ def request_counter(
 def request_counter_answer(
     *, learner: User, request: SessionRequest, accept: bool, version: int | None = None
 ) -> SessionRequest:
-    request = _lock_open_request(request, version=version, states=[RequestState.COUNTERED])
-    if request.learner_id != learner.pk:
-        raise Forbidden("forbidden", "This request is not yours.")
+    request = _lock_open_request(request, version=version, states=[RequestState.COUNTERED], learner=learner)
     if accept:
         request.session = _book_from_request(
             request, starts_at=request.counter_starts_at, price_paise=request.counter_price_paise
@@ -710,9 +712,7 @@ def request_counter_answer(
 def request_decline(
     *, mentor: User, request: SessionRequest, reason: str, version: int | None = None
 ) -> SessionRequest:
-    request = _lock_open_request(request, version=version, states=[RequestState.PENDING])
-    if request.mentor_id != mentor.pk:
-        raise Forbidden("forbidden", "This request is not yours.")
+    request = _lock_open_request(request, version=version, states=[RequestState.PENDING], mentor=mentor)
     reason = " ".join((reason or "").split())
     if not 3 <= len(reason) <= 500:
         raise DomainError(
@@ -728,9 +728,7 @@ def request_decline(
 
 @transaction.atomic
 def request_withdraw(*, learner: User, request: SessionRequest) -> SessionRequest:
-    request = _lock_open_request(request, version=None, states=OPEN_REQUEST_STATES)
-    if request.learner_id != learner.pk:
-        raise Forbidden("forbidden", "This request is not yours.")
+    request = _lock_open_request(request, version=None, states=OPEN_REQUEST_STATES, learner=learner)
     request.state = RequestState.WITHDRAWN
     request.version += 1
     request.save()
