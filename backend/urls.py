@@ -29,6 +29,11 @@ urlpatterns = [
     path("api/", include("backend.marketplace.api_urls")),
     path("api/dashboard/learner/", dashboard_api.LearnerDashboardView.as_view(), name="api-dashboard-learner"),
     path("api/dashboard/mentor/", dashboard_api.MentorDashboardView.as_view(), name="api-dashboard-mentor"),
+    path(
+        "api/dashboard/mentor/analytics/",
+        dashboard_api.MentorAnalyticsView.as_view(),
+        name="api-dashboard-mentor-analytics",
+    ),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),

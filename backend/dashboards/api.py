@@ -1,12 +1,13 @@
 """Dashboard summaries as JSON (the same selectors as the pages)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.core.access import Rule
-from backend.dashboards import selectors
+from backend.dashboards import analytics, selectors
 from backend.marketplace.api import BookingSerializer, MentorSessionSerializer
 
 
@@ -34,6 +35,14 @@ class LearnerDashboardSerializer(serializers.Serializer):
     activity = ActivitySerializer(many=True)
 
 
+class MonthEarningsSerializer(serializers.Serializer):
+    month = serializers.DateField()
+    gross_paise = serializers.IntegerField()
+    refunds_paise = serializers.IntegerField()
+    net_paise = serializers.IntegerField()
+    seats = serializers.IntegerField(help_text="Paid seats in sessions starting this month (mentor's timezone).")
+
+
 class MentorDashboardSerializer(serializers.Serializer):
     today = MentorSessionSerializer(many=True)
     upcoming = MentorSessionSerializer(many=True)
@@ -44,6 +53,50 @@ class MentorDashboardSerializer(serializers.Serializer):
     followers = serializers.IntegerField()
     learners_taught = serializers.IntegerField()
     pending_requests = RequestBriefSerializer(many=True)
+    earnings = MonthEarningsSerializer(help_text="This month so far: paid seats less refunds, before fees.")
+
+
+class AnalyticsTotalsSerializer(serializers.Serializer):
+    bookings = serializers.IntegerField(help_text="Confirmed bookings of sessions starting in the range.")
+    followers = serializers.IntegerField(help_text="Followers now.")
+    new_followers = serializers.IntegerField()
+    rating_average = serializers.FloatField(allow_null=True, help_text="All reviews, ever.")
+    review_count = serializers.IntegerField()
+    reviews_in_range = serializers.IntegerField()
+    completed_sessions = serializers.IntegerField()
+    seats_offered = serializers.IntegerField(help_text="Capacity of sessions completed in the range.")
+    seats_filled = serializers.IntegerField()
+    fill_rate = serializers.FloatField(allow_null=True, help_text="seats_filled / seats_offered, 0 to 1.")
+
+
+class AnalyticsWeekSerializer(serializers.Serializer):
+    week = serializers.DateField(help_text="Monday, in the mentor's timezone.")
+    bookings = serializers.IntegerField()
+    new_followers = serializers.IntegerField()
+    followers = serializers.IntegerField(help_text="Followers at the end of the week.")
+    rating_average = serializers.FloatField(allow_null=True)
+    rating_count = serializers.IntegerField()
+
+
+class StarCountSerializer(serializers.Serializer):
+    stars = serializers.IntegerField()
+    count = serializers.IntegerField()
+
+
+class TopicCountSerializer(serializers.Serializer):
+    topic = serializers.CharField()
+    bookings = serializers.IntegerField()
+
+
+class MentorAnalyticsSerializer(serializers.Serializer):
+    weeks = serializers.IntegerField()
+    timezone = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    totals = AnalyticsTotalsSerializer()
+    by_week = AnalyticsWeekSerializer(many=True)
+    rating_distribution = StarCountSerializer(many=True)
+    topics = TopicCountSerializer(many=True)
 
 
 def _with_names(requests, attribute):
@@ -70,3 +123,22 @@ class MentorDashboardView(APIView):
         data = selectors.mentor_home(request.user)
         _with_names(data["pending_requests"], "learner")
         return Response(MentorDashboardSerializer(data).data)
+
+
+class MentorAnalyticsView(APIView):
+    access_rule = Rule.MENTOR
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "weeks",
+                OpenApiTypes.INT,
+                enum=list(analytics.WEEK_CHOICES),
+                description=f"Weeks up to this one; anything else means {analytics.DEFAULT_WEEKS}.",
+            )
+        ],
+        responses=MentorAnalyticsSerializer,
+    )
+    def get(self, request):
+        weeks = analytics.parse_weeks(request.query_params.get("weeks"))
+        return Response(MentorAnalyticsSerializer(analytics.mentor_analytics(request.user, weeks=weeks)).data)

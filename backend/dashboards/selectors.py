@@ -10,6 +10,7 @@ from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
 from backend.accounts.models import ApprovalState, AuditEvent, Role, User
+from backend.dashboards.analytics import earnings_this_month
 from backend.marketplace.models import (
     OPEN_REQUEST_STATES,
     Booking,
@@ -78,6 +79,7 @@ def mentor_home(mentor: User) -> dict:
         .values("learner")
         .distinct()
         .count(),
+        "earnings": earnings_this_month(mentor, now=now),
     }
 
 

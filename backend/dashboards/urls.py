@@ -11,6 +11,7 @@ urlpatterns = [
         "learner/requests/<int:request_id>/withdraw/", views.learner_request_withdraw, name="learner-request-withdraw"
     ),
     path("learner/progress/", views.learner_progress, name="learner-progress"),
+    path("learner/payments/", views.learner_payments, name="learner-payments"),
     path("mentor/", views.mentor_home, name="dashboard-mentor"),
     path("mentor/sessions/", views.mentor_sessions, name="mentor-sessions"),
     path("mentor/sessions/new/", views.mentor_session_new, name="mentor-session-new"),
@@ -28,6 +29,9 @@ urlpatterns = [
     path("mentor/requests/<int:request_id>/decline/", views.mentor_request_decline, name="mentor-request-decline"),
     path("mentor/availability/", views.mentor_availability, name="mentor-availability"),
     path("mentor/availability/away/", views.mentor_away, name="mentor-away"),
+    path("mentor/analytics/", views.mentor_analytics, name="mentor-analytics"),
+    path("mentor/earnings/", views.mentor_earnings, name="mentor-earnings"),
+    path("mentor/earnings.csv", views.mentor_earnings_csv, name="mentor-earnings-csv"),
     path("admin/", views.admin_home, name="dashboard-admin"),
     path("admin/mentors/<int:user_id>/decide/", views.admin_mentor_decide, name="dashboard-admin-mentor-decide"),
 ]

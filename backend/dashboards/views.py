@@ -3,13 +3,18 @@ service (or read through a selector), then redirect with a toast or render."""
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from asgiref.sync import sync_to_async
 from django.contrib import messages
+from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import pluralize
+from django.template.defaultfilters import floatformat, pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,7 +25,7 @@ from backend.core.access import Rule, dashboard_url, page
 from backend.core.errors import DomainError
 from backend.core.redirects import safe_next
 from backend.core.templatetags.ui import rupees, viewer_zone
-from backend.dashboards import selectors, tabs
+from backend.dashboards import analytics, selectors, tabs
 from backend.dashboards.forms import (
     AcceptRequestForm,
     AvailabilityForm,
@@ -33,9 +38,9 @@ from backend.dashboards.forms import (
     SessionForm,
     apply_domain_error,
 )
+from backend.marketplace import discovery, services
 from backend.marketplace import selectors as marketplace_selectors
-from backend.marketplace import services
-from backend.marketplace.models import SessionState
+from backend.marketplace.models import BookingState, SessionState
 
 
 @page(Rule.AUTHENTICATED)
@@ -477,3 +482,296 @@ def learner_request_withdraw(request, request_id: int):
 def learner_progress(request):
     context = {"nav": "progress", "progress": tabs.learner_progress(request.user)}
     return render(request, "dashboards/learner_progress.html", context)
+
+
+# --- mentor: analytics and earnings; learner: payments ----------------------------------------
+def _inr(paise: int) -> str:
+    """An amount of money: unlike the `rupees` filter (prices), zero reads ₹0, not "Free"."""
+    return rupees(paise) if paise else "₹0"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{pluralize(count)}"
+
+
+def _chart(kind: str, labels: list, datasets: list[dict], **options) -> dict:
+    """What static/js/analytics.js draws: colours are design-token names, resolved in the browser
+    so both themes look right."""
+    return {"type": kind, "labels": labels, "datasets": datasets, **options}
+
+
+def _panel(key: str, title: str, summary: str, chart: dict | None, columns: list[str], rows: list[list]) -> dict:
+    """One chart card: the chart (None when there is nothing to draw), a text summary, and the
+    same numbers as a table for screen readers and for anyone without the chart."""
+    return {"key": key, "title": title, "summary": summary, "chart": chart, "columns": columns, "rows": rows}
+
+
+def _bookings_panel(data: dict, labels: list[str], span: str) -> dict:
+    series, total = data["by_week"], data["totals"]["bookings"]
+    busiest = max(series, key=lambda row: row["bookings"])
+    summary = f"No confirmed bookings in sessions over {span}."
+    chart = None
+    if total:
+        summary = (
+            f"{_plural(total, 'confirmed booking')} over {span}; "
+            f"the busiest week was {busiest['label']} with {busiest['bookings']}."
+        )
+        chart = _chart(
+            "bar", labels, [{"label": "Bookings", "data": [r["bookings"] for r in series], "color": "brand"}]
+        )
+    rows = [[r["label"], r["bookings"]] for r in series]
+    return _panel("bookings", "Bookings per week", summary, chart, ["Week of", "Bookings"], rows)
+
+
+def _followers_panel(data: dict, labels: list[str], span: str) -> dict:
+    series, totals = data["by_week"], data["totals"]
+    summary = "No followers yet. Learners follow you from your profile to hear about new sessions."
+    chart = None
+    if totals["followers"]:
+        summary = f"{_plural(totals['followers'], 'follower')} now, {totals['new_followers']} new over {span}."
+        chart = _chart(
+            "line",
+            labels,
+            [
+                {"label": "Followers", "data": [r["followers"] for r in series], "color": "accent", "fill": True},
+                {"label": "New", "data": [r["new_followers"] for r in series], "color": "brand", "type": "bar"},
+            ],
+        )
+    rows = [[r["label"], r["new_followers"], r["followers"]] for r in series]
+    return _panel("followers", "Followers", summary, chart, ["Week of", "New", "Total"], rows)
+
+
+def _ratings_panel(data: dict, labels: list[str], span: str) -> dict:
+    series = data["by_week"]
+    rated = sum(row["rating_count"] for row in series)
+    summary = f"No reviews over {span}."
+    chart = None
+    if rated:
+        average = sum((row["rating_average"] or 0) * row["rating_count"] for row in series) / rated
+        summary = f"{_plural(rated, 'review')} over {span}, averaging {floatformat(average, 1)} stars."
+        averages = [r["rating_average"] for r in series]
+        chart = _chart(
+            "line", labels, [{"label": "Average rating", "data": averages, "color": "star"}], y={"min": 0, "max": 5}
+        )
+    rows = [
+        [r["label"], floatformat(r["rating_average"], 1) if r["rating_count"] else "—", r["rating_count"]]
+        for r in series
+    ]
+    return _panel("ratings", "Average rating per week", summary, chart, ["Week of", "Average", "Reviews"], rows)
+
+
+def _stars_panel(data: dict) -> dict:
+    stars, totals = data["rating_distribution"], data["totals"]
+    summary = "No reviews yet. Learners rate a session after it ends."
+    chart = None
+    if totals["review_count"]:
+        summary = (
+            f"{floatformat(totals['rating_average'], 1)} stars on average from "
+            f"{_plural(totals['review_count'], 'review')}; {stars[0]['count']} gave five stars."
+        )
+        chart = _chart(
+            "bar",
+            [f"{row['stars']} star{pluralize(row['stars'])}" for row in stars],
+            [{"label": "Reviews", "data": [row["count"] for row in stars], "color": "star"}],
+            horizontal=True,
+        )
+    rows = [[row["stars"], row["count"], f"{row['percent']}%"] for row in stars]
+    return _panel("stars", "Ratings, all time", summary, chart, ["Stars", "Reviews", "Share"], rows)
+
+
+def _topics_panel(data: dict, span: str) -> dict:
+    topics = data["topics"]
+    summary = f"No booked topics over {span}. Add topics to your sessions to see which ones learners pick."
+    chart = None
+    if topics:
+        top = topics[0]
+        shown = f", of {len(topics)} topics shown" if len(topics) > 1 else ""
+        summary = f"The most booked topic is {top['topic']} with {_plural(top['bookings'], 'booking')}{shown}."
+        chart = _chart(
+            "bar",
+            [row["topic"] for row in topics],
+            [{"label": "Bookings", "data": [row["bookings"] for row in topics], "color": "accent"}],
+            horizontal=True,
+        )
+    rows = [[row["topic"], row["bookings"]] for row in topics]
+    return _panel("topics", "Topic popularity", summary, chart, ["Topic", "Bookings"], rows)
+
+
+def _analytics_panels(data: dict) -> list[dict]:
+    labels = [row["label"] for row in data["by_week"]]
+    span = f"the last {data['weeks']} weeks"
+    return [
+        _bookings_panel(data, labels, span),
+        _followers_panel(data, labels, span),
+        _ratings_panel(data, labels, span),
+        _stars_panel(data),
+        _topics_panel(data, span),
+    ]
+
+
+@page(Rule.MENTOR)
+def mentor_analytics(request):
+    weeks = analytics.parse_weeks(request.GET.get("weeks"))
+    data = analytics.mentor_analytics(request.user, weeks=weeks)
+    panels = _analytics_panels(data)
+    totals = data["totals"]
+    context = {
+        "nav": "analytics",
+        "a": data,
+        "week_choices": analytics.WEEK_CHOICES,
+        "panels": panels,
+        "charts": {panel["key"]: panel["chart"] for panel in panels if panel["chart"]},
+        "has_data": any(totals[k] for k in ("bookings", "followers", "review_count", "completed_sessions")),
+    }
+    return render(request, "dashboards/mentor_analytics.html", context)
+
+
+def _with_amounts(row: dict) -> dict:
+    return {**row, **{f"{key}_label": _inr(row[f"{key}_paise"]) for key in ("gross", "refunds", "net")}}
+
+
+@page(Rule.MENTOR)
+def mentor_earnings(request):
+    data = analytics.mentor_earnings(request.user)
+    months = [_with_amounts(month) for month in data["by_month"]]
+    sessions = Paginator(analytics.earning_sessions(request.user), TAB_PAGE_SIZE).get_page(request.GET.get("page"))
+    for session in sessions:
+        for key in ("gross", "refunds", "net"):
+            setattr(session, f"{key}_label", _inr(getattr(session, f"{key}_paise")))
+    best = max(months, key=lambda month: month["net_paise"])
+    last = data["last_months"]
+    summary = (
+        f"{_inr(last['net_paise'])} net over the last {len(months)} months from {_plural(last['seats'], 'paid seat')}, "
+        f"after {_inr(last['refunds_paise'])} refunded; the best month was {best['label']} with {best['net_label']}."
+        if last["seats"]
+        else f"No paid seats in sessions over the last {len(months)} months."
+    )
+    chart = _chart(
+        "bar",
+        [month["label"] for month in months],
+        [
+            {"label": "Net", "data": [m["net_paise"] / 100 for m in months], "color": "brand"},
+            {"label": "Refunded", "data": [m["refunds_paise"] / 100 for m in months], "color": "muted"},
+        ],
+        stacked=True,
+        money=True,
+    )
+    context = {
+        "nav": "earnings",
+        "e": {
+            **data,
+            "this_month": _with_amounts(data["this_month"]),
+            "last_months": _with_amounts(last),
+            "totals": _with_amounts(data["totals"]),
+            "upcoming_label": _inr(data["upcoming_net_paise"]),
+        },
+        "months": months,
+        "sessions": sessions,
+        "summary": summary,
+        "charts": {"earnings": chart},
+    }
+    return render(request, "dashboards/mentor_earnings.html", context)
+
+
+class _Echo:
+    """csv.writer writes into this and gets the line back, so rows stream one by one."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    return f"'{value}" if value.startswith(CSV_FORMULA_STARTS) else value
+
+
+def csv_rupees(paise: int) -> str:
+    return str((Decimal(paise) / 100).quantize(Decimal("0.01")))
+
+
+def _earnings_csv_lines(mentor: User) -> Iterator[str]:
+    zone = ZoneInfo(mentor.timezone)
+    writer = csv.writer(_Echo())
+    # The BOM makes spreadsheet apps read the file as UTF-8 (titles may hold any script).
+    yield "\ufeff" + writer.writerow(
+        [
+            f"Starts ({zone.key})",
+            "Session",
+            "State",
+            "Price (INR)",
+            "Paid seats",
+            "Gross (INR)",
+            "Refunded (INR)",
+            "Net (INR)",
+        ]
+    )
+    for session in analytics.earning_sessions(mentor).iterator(chunk_size=500):
+        yield writer.writerow(
+            [
+                f"{session.starts_at.astimezone(zone):%Y-%m-%d %H:%M}",
+                csv_text(session.title),
+                csv_text(session.get_state_display()),
+                csv_rupees(session.price_paise),
+                session.paid_seats,
+                csv_rupees(session.gross_paise),
+                csv_rupees(session.refunds_paise),
+                csv_rupees(session.net_paise),
+            ]
+        )
+
+
+def _batched(lines: Iterable[str], size: int = 200) -> Iterator[str]:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == size:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
+
+
+def _streamed(request, chunks: Iterator[str]):
+    """Under ASGI (daphne) Django buffers a sync iterator whole; hand it an async one that pulls
+    each chunk (and its database reads) in the sync thread instead."""
+    if not isinstance(request, ASGIRequest):
+        return chunks
+    end = object()
+
+    async def pull():
+        while (chunk := await sync_to_async(next)(chunks, end)) is not end:
+            yield chunk
+
+    return pull()
+
+
+@page(Rule.MENTOR)
+def mentor_earnings_csv(request):
+    today = timezone.now().astimezone(ZoneInfo(request.user.timezone)).date()
+    chunks = _batched(_earnings_csv_lines(request.user))
+    response = StreamingHttpResponse(_streamed(request, chunks), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="peerlearn-earnings-{today:%Y-%m-%d}.csv"'
+    return response
+
+
+@page(Rule.LEARNER)
+def learner_payments(request):
+    bookings = Paginator(analytics.learner_payment_bookings(request.user), TAB_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    for booking in bookings:
+        booking.expired_hold = discovery.is_expired_hold(booking)
+        booking.shown_state = BookingState.EXPIRED if booking.expired_hold else booking.state
+        booking.was_paid = analytics.is_paid(booking)
+        booking.amount_label = _inr(booking.session.price_paise)
+        booking.refund_label = _inr(booking.refund_paise)
+    totals = analytics.learner_payment_totals(request.user)
+    context = {
+        "nav": "payments",
+        "bookings": bookings,
+        "totals": {**totals, **{f"{k}_label": _inr(totals[f"{k}_paise"]) for k in ("due", "paid", "refunded")}},
+    }
+    return render(request, "dashboards/learner_payments.html", context)
