@@ -257,6 +257,11 @@ def account_update(
         changed.append("theme")
     if changed:
         user.save(update_fields=changed)
+    if "full_name" in changed and user.role == Role.MENTOR:
+        # Learners find sessions by their mentor's name: keep the search terms in step.
+        from backend.marketplace.search import reindex_mentor_sessions
+
+        reindex_mentor_sessions(user)
     return user
 
 

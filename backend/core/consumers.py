@@ -1,22 +1,30 @@
-"""/ws/updates/: one socket per open page, carrying the signed-in user's events live.
+"""/ws/updates/: one socket per open page, carrying live events.
 
-Authenticated by the session cookie (pages) or by a JWT access token sent as the second
-WebSocket subprotocol, `["peerlearn.bearer", "<token>"]` (API clients; keeps tokens out of
-URLs and logs). Events come from backend.core.events.publish after commit.
+A signed-in user's own events (bookings, requests, …) come from backend.core.events.publish
+after commit. The user is known from the session cookie (pages) or from a JWT access token sent
+as the second WebSocket subprotocol, `["peerlearn.bearer", "<token>"]` (API clients; keeps tokens
+out of URLs and logs); a token that does not verify closes the socket with 4401.
+
+Anyone, signed in or not, may also watch public sessions' free seats: the page sends
+`{"type": "watch", "sessions": [ids]}` (replacing what it watched before) and then receives
+`session.seats` events for those sessions.
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from backend.core.events import user_group
+from backend.marketplace.live import MAX_WATCHED, session_group, watchable_ids
 
 BEARER = "peerlearn.bearer"
-MAX_INBOUND_BYTES = 1024
+MAX_INBOUND_BYTES = 2048
 CLOSE_UNAUTHENTICATED = 4401
+WATCHES_PER_MINUTE = 20  # each watch costs a query; a page sends one per load or scroll
 
 
 @database_sync_to_async
@@ -37,35 +45,72 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
         protocols = self.scope.get("subprotocols") or []
         subprotocol = None
         user = self.scope.get("user")
+        self.group: str | None = None
+        self.watched: list[str] = []
+        self.watch_times: list[float] = []
         if len(protocols) == 2 and protocols[0] == BEARER:
             user = await _user_from_token(protocols[1])
             subprotocol = BEARER
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        self.user_id = user.pk
-        self.group = user_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+            if user is None:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+        signed_in = user is not None and user.is_authenticated
+        self.group = user_group(user.pk) if signed_in else None
+        if self.group:
+            await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept(subprotocol=subprotocol)
-        await self.send(json.dumps({"type": "hello", "user": user.pk}))
+        await self.send(json.dumps({"type": "hello", "user": user.pk if signed_in else None}))
 
     async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in [getattr(self, "group", None), *getattr(self, "watched", [])]:
+            if group:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        # Nothing is sent to the server on this socket but keep-alive pings.
+        # Clients send keep-alive pings and the list of sessions they show.
         if bytes_data is not None or text_data is None or len(text_data) > MAX_INBOUND_BYTES:
-            await self.send(json.dumps({"type": "error", "code": "bad_frame"}))
+            await self._error("bad_frame")
             return
         try:
             message = json.loads(text_data)
         except ValueError:
             message = None
-        if isinstance(message, dict) and message.get("type") == "ping":
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "ping":
             await self.send(json.dumps({"type": "pong"}))
+        elif kind == "watch":
+            await self._watch(message.get("sessions"))
         else:
-            await self.send(json.dumps({"type": "error", "code": "unknown_message"}))
+            await self._error("unknown_message")
+
+    async def _watch(self, ids) -> None:
+        valid = (
+            isinstance(ids, list)
+            and len(ids) <= MAX_WATCHED
+            and all(type(i) is int and 0 < i < 2**63 for i in ids)  # bools are ints: excluded
+        )
+        if not valid:
+            await self._error("bad_watch", f"sessions: a list of at most {MAX_WATCHED} ids")
+            return
+        now = time.monotonic()
+        self.watch_times = [t for t in self.watch_times if now - t < 60]
+        if len(self.watch_times) >= WATCHES_PER_MINUTE:
+            await self._error("rate_limited")
+            return
+        self.watch_times.append(now)
+        groups = [session_group(pk) for pk in await database_sync_to_async(watchable_ids)(sorted(set(ids)))]
+        for group in set(self.watched) - set(groups):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in set(groups) - set(self.watched):
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.watched = groups
+        await self.send(json.dumps({"type": "watching", "sessions": len(groups)}))
+
+    async def _error(self, code: str, message: str = "") -> None:
+        frame = {"type": "error", "code": code}
+        if message:
+            frame["message"] = message
+        await self.send(json.dumps(frame))
 
     async def event_message(self, event):
         await self.send(json.dumps({"type": "event", "event": event["event"], "data": event["data"]}))

@@ -256,8 +256,11 @@ class SessionSearchTerm(models.Model):
     session with LIKE; written by the session services whenever those fields change.
     """
 
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="search_terms")
+    # The (session, term) index below replaces the plain foreign-key index: it answers "does this
+    # session have a term starting with w?" from the index alone while walking sessions in order.
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="search_terms", db_index=False)
     term = models.CharField(max_length=40)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["term", "session"], name="search_term_once")]
+        indexes = [models.Index(fields=["session", "term"], name="search_term_by_session")]

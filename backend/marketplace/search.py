@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef, QuerySet
 
-from backend.marketplace.models import Session, SessionSearchTerm
+from backend.marketplace.models import Session, SessionSearchTerm, SessionState
 
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Above this many matches a word is common: walking upcoming sessions in start order finds a
 # page of them quickly, so an id list would only cost more.
 SPARSE_LIMIT = 12000
 DESCRIPTION_WORDS = 80  # the start of a description says what it is about; keep the index small
+# How long a word's "common or rare" verdict is reused. Only the query plan depends on it, never
+# the results, so a stale verdict costs a little speed at worst.
+COMMONNESS_SECONDS = 15 * 60
 
 
 def words(text: str) -> list[str]:
@@ -31,13 +35,30 @@ def index_session(session: Session) -> None:
     SessionSearchTerm.objects.bulk_create(SessionSearchTerm(session=session, term=t) for t in terms - existing)
 
 
+def reindex_mentor_sessions(mentor) -> None:
+    """After a mentor renames themselves: their sessions that can still be found."""
+    sessions = Session.objects.filter(
+        mentor=mentor, state__in=[SessionState.DRAFT, SessionState.SCHEDULED, SessionState.LIVE]
+    ).select_related("mentor", "domain")
+    for session in sessions:
+        index_session(session)
+
+
 def _terms(word: str) -> QuerySet:
     return SessionSearchTerm.objects.filter(term__gte=word, term__lt=word + "\U0010ffff")
 
 
 def _is_common(word: str) -> bool:
-    # Probes the covering (term, session) index only; stops after SPARSE_LIMIT entries.
-    return _terms(word)[SPARSE_LIMIT : SPARSE_LIMIT + 1].exists()
+    # Probes the covering (term, session) index only and stops after SPARSE_LIMIT entries; the
+    # verdict is cached so a repeated search costs no extra query. (PostgreSQL could pick the plan
+    # from its own statistics, but SQLite, built without STAT4, cannot tell a rare word from a
+    # common one.)
+    key = f"search:common:{word}"
+    verdict = cache.get(key)
+    if verdict is None:
+        verdict = _terms(word)[SPARSE_LIMIT : SPARSE_LIMIT + 1].exists()
+        cache.set(key, verdict, COMMONNESS_SECONDS)
+    return verdict
 
 
 def filter_text(qs: QuerySet, text: str) -> QuerySet:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from backend.accounts.models import Role, User
 from backend.core.errors import Conflict, DomainError, Forbidden
 from backend.core.events import publish
+from backend.marketplace.live import announce_seats
 from backend.marketplace.models import (
     OPEN_REQUEST_STATES,
     AvailabilityException,
@@ -210,6 +211,7 @@ def session_update(*, mentor: User, session: Session, data: SessionInput) -> Ses
     _save_checked(session)
     if session.state == SessionState.SCHEDULED:
         publish("session.updated", to=_audience(session), data={"session": session.pk})
+        announce_seats(session.pk)  # the capacity may have changed
     return session
 
 
@@ -282,6 +284,7 @@ def session_cancel(*, mentor: User, session: Session, reason: str = "") -> Sessi
     session.state = SessionState.CANCELLED
     session.save(update_fields=["state", "updated_at"])
     publish("session.cancelled", to=audience, data={"session": session.pk, "reason": reason[:300]})
+    announce_seats(session.pk)
     return session
 
 
@@ -328,6 +331,7 @@ def booking_create(*, learner: User, session: Session) -> Booking:
         to=[learner, session.mentor_id],
         data={"booking": booking.pk, "session": session.pk, "state": booking.state},
     )
+    announce_seats(session.pk)
     return booking
 
 
@@ -365,6 +369,7 @@ def booking_cancel(*, learner: User, booking: Booking) -> Booking:
         data={"booking": booking.pk, "session": booking.session_id},
     )
     waitlist_offer_free_seats(session=booking.session)  # the freed seat goes to the next in line
+    announce_seats(booking.session_id)
     return booking
 
 
@@ -406,6 +411,7 @@ def waitlist_leave(*, learner: User, entry: WaitlistEntry) -> WaitlistEntry:
         entry.state = WaitlistState.LEFT
         entry.save(update_fields=["state"])
         waitlist_offer_free_seats(session=entry.session)
+        announce_seats(entry.session_id)
     return entry
 
 
@@ -416,7 +422,11 @@ def waitlist_offer_free_seats(*, session: Session) -> list[Booking]:
     the session lock."""
     session = Session.objects.select_for_update().get(pk=session.pk)
     now = timezone.now()
-    session.bookings.filter(state=BookingState.HELD, hold_expires_at__lte=now).update(state=BookingState.EXPIRED)
+    expired = session.bookings.filter(state=BookingState.HELD, hold_expires_at__lte=now).update(
+        state=BookingState.EXPIRED
+    )
+    if expired:
+        announce_seats(session.pk)
     WaitlistEntry.objects.filter(
         session=session, state=WaitlistState.OFFERED, offered_booking__state=BookingState.EXPIRED
     ).update(state=WaitlistState.MISSED)

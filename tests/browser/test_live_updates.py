@@ -1,5 +1,6 @@
-"""A learner's open page hears about a mentor's reschedule live, over the updates socket,
-served by daphne as in production (channels' live server runs daphne in a subprocess)."""
+"""Open pages hear about changes live over the updates socket, served by daphne as in
+production (channels' live server runs daphne in a subprocess): a learner's dashboard gets a
+mentor's reschedule; an anonymous visitor's session page and list follow the free seats."""
 
 from __future__ import annotations
 
@@ -57,5 +58,65 @@ class LiveUpdatesTest(ChannelsLiveServerTestCase):
             assert response.status == 200, response.text()
             toast = page.locator(".toast", has_text="was rescheduled")
             toast.wait_for(timeout=10000)
+        finally:
+            context.close()
+
+
+@pytest.mark.browser
+class SeatsLiveTest(ChannelsLiveServerTestCase):
+    # A class of its own: a second test in one ChannelsLiveServerTestCase found its daphne
+    # process not seeing the rows the test had just written.
+    serve_static = True
+
+    @pytest.fixture(autouse=True)
+    def _shared_browser(self, browser):
+        self.browser = browser
+
+    def test_seats_change_live_for_an_anonymous_visitor(self):
+        from backend.accounts.models import LearnerProfile, MentorProfile
+
+        seed_domains()
+        mentor = make_user("seats.mentor@example.com", "mentor", full_name="Seats Mentor")
+        MentorProfile.objects.create(user=mentor, headline="h", bio="b", approval_state="approved")
+        learner = make_user("seats.learner@example.com", "learner", full_name="Seats Learner")
+        LearnerProfile.objects.create(user=learner)
+        session = a_session(mentor, capacity=2, title="Watching seats live")
+        token = str(RefreshToken.for_user(learner).access_token)
+
+        context = self.browser.new_context()
+        try:
+            page = context.new_page()
+            for path in (f"/sessions/{session.pk}/", "/sessions/"):
+                with page.expect_websocket(lambda ws: ws.url.endswith("/ws/updates/")) as socket_info:
+                    page.goto(f"{self.live_server_url}{path}")
+                socket_info.value.expect_event("framereceived", lambda f: "watching" in str(f), timeout=10000)
+                if path == "/sessions/":
+                    break
+                seats = page.locator(f'[data-seats-for="{session.pk}"]')
+                assert seats.inner_text() == "2 of 2 left"
+                # The learner books through the API: the event starts in daphne's process.
+                response = page.request.post(
+                    f"{self.live_server_url}/api/bookings/",
+                    headers={"Authorization": f"Bearer {token}"},
+                    data={"session": session.pk},
+                )
+                assert response.status == 201, response.text()
+                page.wait_for_function(
+                    f"document.querySelector('[data-seats-for=\"{session.pk}\"]').textContent === '1 of 2 left'",
+                    timeout=10000,
+                )
+            # The session list's card follows too, when the booking is cancelled.
+            card_seats = page.locator(f'[data-seats-for="{session.pk}"]')
+            assert card_seats.inner_text() == "1 seat left"
+            booking = Booking.objects.get(session=session, learner=learner)
+            response = page.request.post(
+                f"{self.live_server_url}/api/bookings/{booking.pk}/cancel/",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert response.status == 200, response.text()
+            page.wait_for_function(
+                f"document.querySelector('[data-seats-for=\"{session.pk}\"]').textContent === '2 seats left'",
+                timeout=10000,
+            )
         finally:
             context.close()

@@ -94,5 +94,8 @@ for (const tab of tabs) {
   });
 }
 
-// Live updates only for signed-in users (the socket refuses anonymous visitors anyway).
-if (signedIn) import("./live.js").then((live) => live.start(showToast));
+// Live updates: a signed-in user's own events, and for anyone the free seats of the sessions
+// the page shows.
+if (signedIn || document.querySelector("[data-seats-for]")) {
+  import("./live.js").then((live) => live.start(showToast));
+}

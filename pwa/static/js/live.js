@@ -1,5 +1,7 @@
-// Live updates for signed-in pages: one WebSocket to /ws/updates/ carrying the events the
-// server publishes after each commit. Reconnects with backoff; shows a toast per event.
+// Live updates: one WebSocket to /ws/updates/ carrying the events the server publishes after
+// each commit. A signed-in user gets their own events as toasts; anyone gets the free seats of
+// the sessions on the page ([data-seats-for] elements), which the page "watches". Reconnects
+// with backoff.
 // app.js passes its showToast in: importing app.js here would load a second copy of it
 // (the page loads the fingerprinted file name, this module would ask for the plain one).
 
@@ -20,14 +22,52 @@ const MESSAGES = {
 };
 
 let delay = 1000;
-
+let socket = null;
 let showToast = () => {};
+
+const MAX_WATCHED = 60; // the server's limit per socket
+
+function watchedIds() {
+  const ids = new Set();
+  for (const el of document.querySelectorAll("[data-seats-for]")) ids.add(Number(el.dataset.seatsFor));
+  return [...ids].filter((id) => id > 0).slice(-MAX_WATCHED); // the latest loaded are nearest the eye
+}
+
+function sendWatch() {
+  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "watch", sessions: watchedIds() }));
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function seatsText(style, { seats_left: left, capacity, state }) {
+  if (state === "cancelled") return "Cancelled";
+  if (style === "booked") return `${capacity - left} of ${plural(capacity, "seat")} booked.`;
+  if (left <= 0) return "Full";
+  return style === "of" ? `${left} of ${capacity} left` : `${plural(left, "seat")} left`;
+}
+
+function showSeats(data) {
+  for (const el of document.querySelectorAll(`[data-seats-for="${data.session}"]`)) {
+    el.textContent = seatsText(el.dataset.seatsStyle, data);
+  }
+}
+
+// Cards added later (infinite scroll) are watched too; one watch per burst of changes.
+let rewatch = null;
+const hasSeats = (node) =>
+  node.nodeType === Node.ELEMENT_NODE && (node.matches("[data-seats-for]") || node.querySelector("[data-seats-for]"));
+new MutationObserver((mutations) => {
+  if (!mutations.some((m) => [...m.addedNodes].some(hasSeats))) return;
+  clearTimeout(rewatch);
+  rewatch = setTimeout(sendWatch, 300);
+}).observe(document.body, { childList: true, subtree: true });
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/updates/`);
+  socket = new WebSocket(`${scheme}://${location.host}/ws/updates/`);
   socket.addEventListener("open", () => {
     delay = 1000;
+    if (document.querySelector("[data-seats-for]")) sendWatch();
   });
   socket.addEventListener("message", (event) => {
     let message;
@@ -37,12 +77,16 @@ function connect() {
       return;
     }
     if (message.type !== "event") return;
+    if (message.event === "session.seats") {
+      showSeats(message.data);
+      return;
+    }
     const text = MESSAGES[message.event];
     if (text) showToast(text, "info");
     document.dispatchEvent(new CustomEvent("peerlearn:event", { detail: message }));
   });
   socket.addEventListener("close", (event) => {
-    if (event.code === 4401) return; // signed out: do not retry
+    if (event.code === 4401) return; // credentials refused: retrying cannot help
     setTimeout(connect, delay);
     delay = Math.min(delay * 2, 30000);
   });

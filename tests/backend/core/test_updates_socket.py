@@ -31,13 +31,87 @@ async def connect(protocols):
     return communicator, connected, detail
 
 
-def test_anonymous_and_forged_tokens_are_closed():
+def test_forged_tokens_are_closed_and_anonymous_sockets_carry_no_user_events(domains, mentor, learner):
+    session = a_session(mentor)
+
     async def scenario():
-        for protocols in (None, ["peerlearn.bearer", "forged.token.value"]):
-            communicator = WebsocketCommunicator(application, "/ws/updates/", headers=ORIGIN, subprotocols=protocols)
-            connected, code = await communicator.connect()
-            assert not connected and code == 4401
-            await communicator.disconnect()
+        forged, connected, code = await connect(["peerlearn.bearer", "forged.token.value"])
+        assert not connected and code == 4401
+        await forged.disconnect()
+        anonymous, connected, _ = await connect(None)
+        assert connected
+        assert json.loads(await anonymous.receive_from()) == {"type": "hello", "user": None}
+        await database_sync_to_async(services.booking_create)(learner=learner, session=session)
+        assert await anonymous.receive_nothing(timeout=0.3)
+        await anonymous.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_anyone_watching_a_public_session_hears_its_free_seats(domains, mentor, learner, outsider):
+    session = a_session(mentor, capacity=3)
+    private = a_session(mentor, hours_ahead=60, is_private=True)
+    draft = a_session(mentor, hours_ahead=90, state="draft")
+
+    async def scenario():
+        watcher, connected, _ = await connect(None)
+        assert connected
+        await watcher.receive_from()
+        await watcher.send_to(text_data=json.dumps({"type": "watch", "sessions": [session.pk, private.pk, draft.pk]}))
+        # Only the public, published session is watchable.
+        assert json.loads(await watcher.receive_from()) == {"type": "watching", "sessions": 1}
+
+        booking = await database_sync_to_async(services.booking_create)(learner=learner, session=session)
+        assert json.loads(await watcher.receive_from(timeout=3)) == {
+            "type": "event",
+            "event": "session.seats",
+            "data": {"session": session.pk, "capacity": 3, "seats_left": 2, "state": "scheduled"},
+        }
+        await database_sync_to_async(services.booking_cancel)(learner=learner, booking=booking)
+        message = json.loads(await watcher.receive_from(timeout=3))
+        assert message["data"]["seats_left"] == 3
+
+        # Watching replaces the earlier list: nothing more arrives for the first session.
+        await watcher.send_to(text_data=json.dumps({"type": "watch", "sessions": []}))
+        assert json.loads(await watcher.receive_from()) == {"type": "watching", "sessions": 0}
+        await database_sync_to_async(services.booking_create)(learner=outsider, session=session)
+        assert await watcher.receive_nothing(timeout=0.3)
+        await watcher.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize(
+    "sessions",
+    [None, "1,2", [True], [0], [-3], ["7"], [1.5], list(range(1, 62)), [2**70]],
+)
+def test_bad_watch_lists_get_an_error_frame(domains, sessions):
+    async def scenario():
+        watcher, connected, _ = await connect(None)
+        assert connected
+        await watcher.receive_from()
+        await watcher.send_to(text_data=json.dumps({"type": "watch", "sessions": sessions}))
+        frame = json.loads(await watcher.receive_from())
+        assert frame["type"] == "error" and frame["code"] == "bad_watch"
+        await watcher.send_to(text_data=json.dumps({"type": "ping"}))  # still open and usable
+        assert json.loads(await watcher.receive_from()) == {"type": "pong"}
+        await watcher.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_watching_is_rate_limited_per_connection(domains):
+    async def scenario():
+        watcher, connected, _ = await connect(None)
+        assert connected
+        await watcher.receive_from()
+        codes = []
+        for _ in range(22):
+            await watcher.send_to(text_data=json.dumps({"type": "watch", "sessions": []}))
+            frame = json.loads(await watcher.receive_from())
+            codes.append(frame.get("code", frame["type"]))
+        assert codes[:20] == ["watching"] * 20 and codes[20:] == ["rate_limited"] * 2
+        await watcher.disconnect()
 
     async_to_sync(scenario)()
 

@@ -44,3 +44,22 @@ def test_common_words_take_the_per_row_path(mentor, domains, monkeypatch):
     a_session(mentor, title="Rust basics", hours_ahead=30)
     assert titles(q="python") == ["Python basics", "Python testing"]
     assert titles(q="basics python") == ["Python basics"]
+
+
+def test_a_mentor_rename_reindexes_their_open_sessions(mentor, domains):
+    from backend.accounts.services import account_update
+
+    upcoming = a_session(mentor, title="Graph algorithms", hours_ahead=10)
+    assert titles(q="priya") == []
+    account_update(user=mentor, full_name="Priya Raman")
+    assert titles(q="priya") == [upcoming.title]
+    assert titles(q="maya") == []  # the old name no longer finds them
+
+
+def test_unknown_domain_finds_nothing_and_a_word_verdict_is_cached(mentor, domains, django_assert_num_queries):
+    a_session(mentor, title="Python basics", hours_ahead=10)
+    assert titles(domain="no-such-domain") == []
+    with django_assert_num_queries(2):  # the commonness probe, then the search
+        assert len(selectors.sessions_search(q="python")) == 1
+    with django_assert_num_queries(1):  # the verdict is reused
+        assert len(selectors.sessions_search(q="python")) == 1
