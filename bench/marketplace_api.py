@@ -11,7 +11,8 @@ Usage (the database is created from scratch; never point it at real data):
   python bench/marketplace_api.py                    # SQLite file in a temp folder
   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/peerlearn_bench python bench/marketplace_api.py
 Options via environment: BENCH_REQUESTS (default 300), BENCH_SCALE (default 1.0),
-BENCH_DATA_DIR (reuse a loaded SQLite database).
+BENCH_DATA_DIR (a folder for the SQLite database, kept afterwards), BENCH_REUSE=1 (measure the
+data an earlier run loaded there, or in the PostgreSQL database, instead of reloading).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
 MENTORS, SESSIONS, BOOKINGS, LEARNERS = (int(n * SCALE) for n in (2_000, 100_000, 300_000, 20_000))
 
-# BENCH_DATA_DIR reuses a SQLite database loaded by an earlier run (its data is kept).
+REUSE = os.environ.get("BENCH_REUSE") == "1"
 data_dir = os.environ.get("BENCH_DATA_DIR") or tempfile.mkdtemp(prefix="peerlearn-bench-")
 os.environ["PEERLEARN_DATA_DIR"] = data_dir
 os.environ.pop("REDIS_URL", None)
@@ -53,7 +54,7 @@ def recreate_postgres_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-if os.environ.get("DATABASE_URL"):
+if os.environ.get("DATABASE_URL") and not REUSE:
     recreate_postgres_database(os.environ["DATABASE_URL"])
 
 import django  # noqa: E402
@@ -78,10 +79,10 @@ def load() -> tuple[list[int], list[int]]:
     from backend.marketplace.models import Booking, Domain, Session
 
     call_command("migrate", verbosity=0)
-    if os.environ.get("BENCH_DATA_DIR") and User.objects.exists():
+    if REUSE and User.objects.exists():
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-        print(f"reusing {data_dir}: {Session.objects.count():,} sessions, {Booking.objects.count():,} bookings")
+        print(f"reusing {connection.settings_dict['NAME']}: {Session.objects.count():,} sessions, {Booking.objects.count():,} bookings")
         return list(User.objects.filter(role="mentor").values_list("pk", flat=True)), list(
             User.objects.filter(role="learner").values_list("pk", flat=True)
         )

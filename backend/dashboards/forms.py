@@ -159,7 +159,8 @@ class SessionForm(forms.Form):
             }
         super().__init__(*args, **kwargs)
         self.session = session
-        _set_zone(self, zone, "starts_at")
+        # A new session's picker starts at now; an existing one may be a past draft being renamed.
+        _set_zone(self, zone, "starts_at", future_only=session is None)
         duration = self.fields["duration_minutes"]
         if session is not None and session.duration_minutes not in dict(DURATION_CHOICES):
             duration.choices = sorted(
