@@ -82,7 +82,9 @@ def load() -> tuple[list[int], list[int]]:
     if REUSE and User.objects.exists():
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-        print(f"reusing {connection.settings_dict['NAME']}: {Session.objects.count():,} sessions, {Booking.objects.count():,} bookings")
+        print(
+            f"reusing {connection.settings_dict['NAME']}: {Session.objects.count():,} sessions, {Booking.objects.count():,} bookings"
+        )
         return list(User.objects.filter(role="mentor").values_list("pk", flat=True)), list(
             User.objects.filter(role="learner").values_list("pk", flat=True)
         )
