@@ -1,0 +1,3 @@
+"""/api/sync/: pull (changes since a cursor) and push (a batch of offline mutations)."""
+
+urlpatterns: list = []
