@@ -299,3 +299,8 @@ MAX_SESSION_PRICE_PAISE = env_int("MAX_SESSION_PRICE_PAISE", 10_000_000, minimum
 WAITLIST_OFFER_MINUTES = env_int("WAITLIST_OFFER_MINUTES", 30, minimum=1)
 REQUEST_TTL_HOURS = env_int("REQUEST_TTL_HOURS", 48, minimum=1)
 REQUEST_PAYMENT_HOLD_HOURS = env_int("REQUEST_PAYMENT_HOLD_HOURS", 24, minimum=1)
+# Offline sync: the longest batch a client may push, how long the change log is kept (an older
+# cursor gets a full snapshot), and how many changes a pull replays before sending a snapshot.
+SYNC_MAX_BATCH = env_int("SYNC_MAX_BATCH", 100, minimum=1)
+SYNC_CHANGE_RETENTION_DAYS = env_int("SYNC_CHANGE_RETENTION_DAYS", 30, minimum=2)
+SYNC_PULL_MAX_CHANGES = env_int("SYNC_PULL_MAX_CHANGES", 2000, minimum=10)

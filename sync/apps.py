@@ -2,6 +2,12 @@ from django.apps import AppConfig
 
 
 class SyncConfig(AppConfig):
-    """The offline sync API (push mutations, pull changes); built by the offline PWA issue."""
+    """The offline sync API: push (a batch of queued mutations) and pull (changes since a cursor)."""
 
     name = "sync"
+
+    def ready(self):
+        from backend.core.events import listen
+        from sync.changes import record_event
+
+        listen(record_event)

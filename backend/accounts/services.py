@@ -28,6 +28,7 @@ from backend.accounts.models import (
     User,
 )
 from backend.core.errors import Conflict, DomainError, Forbidden, TooManyAttempts
+from backend.core.events import publish
 
 EMAIL_TOKEN_SALT = "peerlearn.email-verified"
 EMAIL_TOKEN_MAX_AGE = 60 * 60 * 2
@@ -257,6 +258,7 @@ def account_update(
         changed.append("theme")
     if changed:
         user.save(update_fields=changed)
+        publish("profile.updated", to=[user], data={"fields": changed})
     if "full_name" in changed and user.role == Role.MENTOR:
         # Learners find sessions by their mentor's name: keep the search terms in step.
         from backend.marketplace.search import reindex_mentor_sessions

@@ -50,17 +50,19 @@ def error_response(code: str, message: str, http_status: int, fields: dict | Non
     return Response({"error": body}, status=http_status)
 
 
-def _flatten(detail) -> dict[str, str]:
+def flatten_detail(detail) -> dict[str, str]:
     """DRF validation detail -> {field: first message} (nested fields joined with '.')."""
     if isinstance(detail, list):
         return {"non_field_errors": str(detail[0])} if detail else {}
     flat: dict[str, str] = {}
     for key, value in detail.items():
         if isinstance(value, dict):
-            flat.update({f"{key}.{k}": v for k, v in _flatten(value).items()})
+            flat.update({f"{key}.{k}": v for k, v in flatten_detail(value).items()})
         elif isinstance(value, list) and value:
             first = value[0]
-            flat[key] = str(first) if not isinstance(first, dict) else str(next(iter(_flatten(first).values()), ""))
+            flat[key] = (
+                str(first) if not isinstance(first, dict) else str(next(iter(flatten_detail(first).values()), ""))
+            )
         else:
             flat[key] = str(value)
     return flat
@@ -77,7 +79,7 @@ def api_exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten(exc.detail)
+        fields = flatten_detail(exc.detail)
         return error_response("invalid", "Some fields need attention.", response.status_code, fields)
     detail = getattr(exc, "detail", "")
     code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")

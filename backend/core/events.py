@@ -41,11 +41,24 @@ def _send(groups: list[str], event: str, data: dict) -> None:
             log.warning("event %s to %s not delivered", event, group, exc_info=True)
 
 
+# Called inside the publishing transaction with (event, user_ids, data), so what they write
+# commits or rolls back with the change itself (the sync change log hangs off this).
+_in_transaction_listeners: list[Callable[[str, list[int], dict], None]] = []
+
+
+def listen(listener: Callable[[str, list[int], dict], None]) -> None:
+    if listener not in _in_transaction_listeners:
+        _in_transaction_listeners.append(listener)
+
+
 def publish(event: str, *, to: Iterable, data: dict | None = None) -> None:
     """Send `event` to users (objects or ids) after the current transaction commits."""
     user_ids = sorted({getattr(u, "pk", u) for u in to if u is not None})
-    if user_ids:
-        transaction.on_commit(lambda: _send([user_group(pk) for pk in user_ids], event, data or {}))
+    if not user_ids:
+        return
+    for listener in _in_transaction_listeners:
+        listener(event, user_ids, data or {})
+    transaction.on_commit(lambda: _send([user_group(pk) for pk in user_ids], event, data or {}))
 
 
 def broadcast(event: str, *, messages: Callable[[], dict[str, dict]]) -> None:

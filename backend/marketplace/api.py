@@ -434,6 +434,30 @@ class RequestAnswerSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
+def answer_request(user, target, v: dict) -> None:
+    """Run the answer in validated RequestAnswerSerializer data `v` (the API and offline sync
+    share it)."""
+    action, version = v["action"], v["version"]
+    needs = {"accept": ["starts_at"], "counter": ["starts_at", "price_paise"]}.get(action, [])
+    missing = {name: "This field is required." for name in needs if name not in v}
+    if missing:
+        raise serializers.ValidationError(missing)
+    if action == "accept":
+        services.request_accept(mentor=user, request=target, starts_at=v["starts_at"], version=version)
+    elif action == "counter":
+        services.request_counter(
+            mentor=user, request=target, starts_at=v["starts_at"], price_paise=v["price_paise"], version=version
+        )
+    elif action == "decline":
+        services.request_decline(mentor=user, request=target, reason=v["reason"], version=version)
+    elif action in ("accept_counter", "decline_counter"):
+        services.request_counter_answer(
+            learner=user, request=target, accept=action == "accept_counter", version=version
+        )
+    else:
+        services.request_withdraw(learner=user, request=target)
+
+
 class RequestDetailView(APIView):
     access_rule = Rule.AUTHENTICATED  # the selector admits only the learner and the mentor
 
@@ -449,27 +473,8 @@ class RequestDetailView(APIView):
         target = selectors.get_request_for_user(request.user, request_id)
         data = RequestAnswerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        action, version, user = data.validated_data["action"], data.validated_data["version"], request.user
-        needs = {"accept": ["starts_at"], "counter": ["starts_at", "price_paise"]}.get(action, [])
-        missing = {name: "This field is required." for name in needs if name not in data.validated_data}
-        if missing:
-            raise serializers.ValidationError(missing)
-        v = data.validated_data
-        if action == "accept":
-            services.request_accept(mentor=user, request=target, starts_at=v["starts_at"], version=version)
-        elif action == "counter":
-            services.request_counter(
-                mentor=user, request=target, starts_at=v["starts_at"], price_paise=v["price_paise"], version=version
-            )
-        elif action == "decline":
-            services.request_decline(mentor=user, request=target, reason=v["reason"], version=version)
-        elif action in ("accept_counter", "decline_counter"):
-            services.request_counter_answer(
-                learner=user, request=target, accept=action == "accept_counter", version=version
-            )
-        else:
-            services.request_withdraw(learner=user, request=target)
-        return Response(RequestSerializer(selectors.get_request_for_user(user, request_id)).data)
+        answer_request(request.user, target, data.validated_data)
+        return Response(RequestSerializer(selectors.get_request_for_user(request.user, request_id)).data)
 
 
 # --- availability ---------------------------------------------------------------------------------

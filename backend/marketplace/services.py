@@ -157,6 +157,7 @@ def session_create(*, mentor: User, data: SessionInput) -> Session:
     _check_future(data.starts_at)
     session = Session(mentor=mentor, **data.__dict__)
     session.save()
+    publish("session.created", to=[mentor], data={"session": session.pk})
     return session
 
 
@@ -209,8 +210,8 @@ def session_update(*, mentor: User, session: Session, data: SessionInput) -> Ses
             exclude=session.pk,
         )
     _save_checked(session)
+    publish("session.updated", to=_audience(session), data={"session": session.pk})
     if session.state == SessionState.SCHEDULED:
-        publish("session.updated", to=_audience(session), data={"session": session.pk})
         announce_seats(session.pk)  # the capacity may have changed
     return session
 
@@ -406,6 +407,9 @@ def waitlist_leave(*, learner: User, entry: WaitlistEntry) -> WaitlistEntry:
     ):
         Booking.objects.filter(pk=entry.offered_booking_id).update(
             state=BookingState.CANCELLED, cancelled_at=timezone.now(), cancelled_by="learner"
+        )
+        publish(
+            "booking.cancelled", to=[learner], data={"booking": entry.offered_booking_id, "session": entry.session_id}
         )
     if entry.state in (WaitlistState.WAITING, WaitlistState.OFFERED):
         entry.state = WaitlistState.LEFT
@@ -780,4 +784,5 @@ def review_create(*, learner: User, booking: Booking, rating: int, comment: str 
     except IntegrityError:
         raise Conflict("review_exists", "You already reviewed this session.") from None
     publish("review.created", to=[booking.session.mentor_id], data={"review": review.pk, "rating": rating})
+    publish("booking.reviewed", to=[learner], data={"booking": booking.pk, "review": review.pk})
     return review
