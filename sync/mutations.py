@@ -54,7 +54,7 @@ class _SessionEdit(SessionWriteSerializer):
 
 
 def _booking_create(user, v):
-    session = selectors.get_session_for_viewer(user, v["session"])
+    session = selectors.get_session_to_join(user, v["session"])
     booking = services.booking_create(learner=user, session=session)
     return {"booking": booking.pk, "state": booking.state}
 
@@ -66,7 +66,7 @@ def _booking_cancel(user, v):
 
 
 def _waitlist_join(user, v):
-    session = selectors.get_session_for_viewer(user, v["session"])
+    session = selectors.get_session_to_join(user, v["session"])
     return {"entry": services.waitlist_join(learner=user, session=session).pk}
 
 

@@ -24,6 +24,7 @@ from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
 from backend.core.errors import DomainError, Forbidden, flatten_detail
+from backend.core.events import held_back
 from sync import mutations
 from sync.models import MutationOutcome, SyncClient, SyncMutation
 
@@ -59,15 +60,16 @@ def client_for(user, client_id: uuid.UUID) -> SyncClient:
 def push(*, user, client_id: uuid.UUID, queued: list[QueuedMutation]) -> dict:
     client = client_for(user, client_id)
     results = []
-    for mutation in queued:
-        try:
-            result = _apply_one(user, client.pk, mutation)
-        except _Temporary as exc:
-            results.append({"id": mutation.id, "status": "retry", "error": {"code": "retry", "message": str(exc)}})
-            break
-        results.append(result)
-        if result["status"] == "gap":
-            break
+    with held_back():  # the batch's live events leave together, after it
+        for mutation in queued:
+            try:
+                result = _apply_one(user, client.pk, mutation)
+            except _Temporary as exc:
+                results.append({"id": mutation.id, "status": "retry", "error": {"code": "retry", "message": str(exc)}})
+                break
+            results.append(result)
+            if result["status"] == "gap":
+                break
     last = SyncClient.objects.values_list("last_mutation_id", flat=True).get(pk=client.pk)
     return {"client_id": str(client_id), "last_mutation_id": last, "results": results}
 
@@ -77,59 +79,68 @@ def _apply_one(user, client_pk: int, mutation: QueuedMutation) -> dict:
         with transaction.atomic():
             # The lock orders concurrent pushes of one client (two tabs replaying at once).
             client = SyncClient.objects.select_for_update().get(pk=client_pk)
-            expected = client.last_mutation_id + 1
-            if mutation.id < expected:
-                return _duplicate(client, mutation)
-            if mutation.id > expected:
-                return {
-                    "id": mutation.id,
-                    "status": "gap",
-                    "expected": expected,
-                    "error": {"code": "mutation_gap", "message": f"Mutation {expected} must come first."},
-                }
-            outcome, result, error = _run(user, mutation)
-            SyncMutation.objects.create(
-                client=client,
-                mutation_id=mutation.id,
-                name=str(mutation.name)[:60],
-                outcome=outcome,
-                result=result,
-                error_code=error.get("code", ""),
-                error_message=error.get("message", "")[:300],
-            )
-            SyncClient.objects.filter(pk=client.pk).update(last_mutation_id=mutation.id, last_seen_at=Now())
+            early = _out_of_turn(client, mutation)
+            if early is not None:
+                return early
+            result = mutations.run(user, mutation.name, mutation.args)
+            _record(client, mutation, MutationOutcome.APPLIED, result=result)
+            return {"id": mutation.id, "status": MutationOutcome.APPLIED, "result": result}
+    except (DomainError, ValidationError, Http404, PermissionDenied) as exc:
+        error = _refusal(exc)  # the transaction rolled back whatever the mutation wrote
     except DatabaseError as exc:
         log.warning("sync mutation %s of client %s hit a database error", mutation.id, client_pk, exc_info=True)
         raise _Temporary("The server is busy; this change will be sent again.") from exc
-    body = {"id": mutation.id, "status": outcome, "result": result}
-    if error:
-        body["error"] = error
-    return body
-
-
-def _run(user, mutation: QueuedMutation) -> tuple[str, dict, dict]:
-    """Run the mutation in a savepoint: a refusal undoes only what the mutation itself wrote."""
-    try:
-        with transaction.atomic():
-            return MutationOutcome.APPLIED, mutations.run(user, mutation.name, mutation.args), {}
-    except DomainError as exc:
-        return MutationOutcome.REFUSED, {}, exc.as_dict()
-    except ValidationError as exc:
-        fields = flatten_detail(exc.detail)
-        return (
-            MutationOutcome.REFUSED,
-            {},
-            {"code": "invalid", "message": "Some details are not valid.", "fields": fields},
-        )
-    except Http404:
-        return MutationOutcome.REFUSED, {}, {"code": "not_found", "message": "That item no longer exists."}
-    except PermissionDenied:
-        return MutationOutcome.REFUSED, {}, {"code": "forbidden", "message": "You cannot do this."}
-    except DatabaseError:
-        raise  # temporary: the caller stops the batch
     except Exception as exc:  # a bug must not eat the user's action: keep it queued
         log.exception("sync mutation %s (%s) crashed", mutation.id, mutation.name)
         raise _Temporary("Something went wrong on our side; this change will be sent again.") from exc
+    try:
+        with transaction.atomic():
+            client = SyncClient.objects.select_for_update().get(pk=client_pk)
+            early = _out_of_turn(client, mutation)  # another tab recorded it meanwhile
+            if early is not None:
+                return early
+            _record(client, mutation, MutationOutcome.REFUSED, error=error)
+    except DatabaseError as exc:
+        raise _Temporary("The server is busy; this change will be sent again.") from exc
+    return {"id": mutation.id, "status": MutationOutcome.REFUSED, "result": {}, "error": error}
+
+
+def _out_of_turn(client: SyncClient, mutation: QueuedMutation) -> dict | None:
+    expected = client.last_mutation_id + 1
+    if mutation.id < expected:
+        return _duplicate(client, mutation)
+    if mutation.id > expected:
+        return {
+            "id": mutation.id,
+            "status": "gap",
+            "expected": expected,
+            "error": {"code": "mutation_gap", "message": f"Mutation {expected} must come first."},
+        }
+    return None
+
+
+def _record(client: SyncClient, mutation: QueuedMutation, outcome: str, *, result=None, error=None) -> None:
+    error = error or {}
+    SyncMutation.objects.create(
+        client=client,
+        mutation_id=mutation.id,
+        name=str(mutation.name)[:60],
+        outcome=outcome,
+        result=result or {},
+        error_code=error.get("code", ""),
+        error_message=error.get("message", "")[:300],
+    )
+    SyncClient.objects.filter(pk=client.pk).update(last_mutation_id=mutation.id, last_seen_at=Now())
+
+
+def _refusal(exc: Exception) -> dict:
+    if isinstance(exc, DomainError):
+        return exc.as_dict()
+    if isinstance(exc, ValidationError):
+        return {"code": "invalid", "message": "Some details are not valid.", "fields": flatten_detail(exc.detail)}
+    if isinstance(exc, Http404):
+        return {"code": "not_found", "message": "That item no longer exists."}
+    return {"code": "forbidden", "message": "You cannot do this."}
 
 
 def _duplicate(client: SyncClient, mutation: QueuedMutation) -> dict:

@@ -3,13 +3,19 @@ until the transaction commits, then each recipient's open pages (and later the n
 fan-out and the sync poke) get the event over the channel layer.
 
 `broadcast` is the same pipeline for public facts that anyone watching may see (a session's
-free seats), sent to named groups instead of users."""
+free seats), sent to named groups instead of users.
+
+`held_back()` collects what commits inside it and sends it all at once at the end: a sync push
+applies up to a hundred mutations, each in its own transaction, and one hop to the channel
+layer for the lot is far cheaper than one per event."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -17,28 +23,74 @@ from django.db import transaction
 
 log = logging.getLogger(__name__)
 
+Message = tuple[str, str, dict]  # (group, event, data)
+_held: contextvars.ContextVar[list[Callable[[], list[Message]]] | None] = contextvars.ContextVar(
+    "held_events", default=None
+)
+
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def _send(groups: list[str], event: str, data: dict) -> None:
+async def _group_send_all(layer, messages: list[Message]) -> None:
+    results = await asyncio.gather(
+        *(
+            layer.group_send(group, {"type": "event.message", "event": event, "data": data})
+            for group, event, data in messages
+        ),
+        return_exceptions=True,
+    )
+    for (group, event, _), result in zip(messages, results, strict=True):
+        if isinstance(result, Exception):  # a dead layer must not break what already committed
+            log.warning("event %s to %s not delivered: %r", event, group, result)
+
+
+def _deliver(messages: list[Message]) -> None:
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not messages:
         return
-    payload = {"type": "event.message", "event": event, "data": data}
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
-    for group in groups:
-        try:
-            if loop is not None:  # called from async code's thread: hand it to that loop
-                loop.create_task(layer.group_send(group, payload))
-            else:
-                async_to_sync(layer.group_send)(group, payload)
-        except Exception:  # a dead layer must not break the request that already committed
-            log.warning("event %s to %s not delivered", event, group, exc_info=True)
+    try:
+        if loop is not None:  # called from async code's thread: hand it to that loop
+            loop.create_task(_group_send_all(layer, messages))
+        else:
+            async_to_sync(_group_send_all)(layer, messages)
+    except Exception:
+        log.warning("%d events not delivered", len(messages), exc_info=True)
+
+
+def _after_commit(build: Callable[[], list[Message]]) -> None:
+    def run():
+        held = _held.get()
+        if held is not None:
+            held.append(build)
+        else:
+            _deliver(_built(build))
+
+    transaction.on_commit(run)
+
+
+def _built(build: Callable[[], list[Message]]) -> list[Message]:
+    try:
+        return build()
+    except Exception:
+        log.warning("event not built", exc_info=True)
+        return []
+
+
+@contextlib.contextmanager
+def held_back() -> Iterator[None]:
+    token = _held.set([])
+    try:
+        yield
+    finally:
+        builds = _held.get() or []
+        _held.reset(token)
+        _deliver([message for build in builds for message in _built(build)])
 
 
 # Called inside the publishing transaction with (event, user_ids, data), so what they write
@@ -56,22 +108,13 @@ def publish(event: str, *, to: Iterable, data: dict | None = None) -> None:
     user_ids = sorted({getattr(u, "pk", u) for u in to if u is not None})
     if not user_ids:
         return
+    data = data or {}
     for listener in _in_transaction_listeners:
-        listener(event, user_ids, data or {})
-    transaction.on_commit(lambda: _send([user_group(pk) for pk in user_ids], event, data or {}))
+        listener(event, user_ids, data)
+    _after_commit(lambda: [(user_group(pk), event, data) for pk in user_ids])
 
 
 def broadcast(event: str, *, messages: Callable[[], dict[str, dict]]) -> None:
     """After commit, call `messages()` for {group: data} (read then, so it sees the committed
     state) and send `event` with each data to its group."""
-
-    def send():
-        try:
-            by_group = messages()
-        except Exception:
-            log.warning("event %s not built", event, exc_info=True)
-            return
-        for group, data in by_group.items():
-            _send([group], event, data)
-
-    transaction.on_commit(send)
+    _after_commit(lambda: [(group, event, data) for group, data in messages().items()])

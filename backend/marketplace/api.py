@@ -238,7 +238,7 @@ class BookingListView(ListAPIView):
     def post(self, request):
         data = BookingCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        session = selectors.get_session_for_viewer(request.user, data.validated_data["session"])
+        session = selectors.get_session_to_join(request.user, data.validated_data["session"])
         booking = services.booking_create(learner=request.user, session=session)
         return Response(_booking_view(request, booking.pk), status=status.HTTP_201_CREATED)
 
@@ -310,7 +310,7 @@ class WaitlistJoinView(APIView):
     def post(self, request):
         data = BookingCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        session = selectors.get_session_for_viewer(request.user, data.validated_data["session"])
+        session = selectors.get_session_to_join(request.user, data.validated_data["session"])
         entry = services.waitlist_join(learner=request.user, session=session)
         return Response(WaitlistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 

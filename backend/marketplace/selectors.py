@@ -129,6 +129,21 @@ def get_session_for_viewer(user, session_id: int) -> Session:
     raise Http404
 
 
+def get_session_to_join(user, session_id: int) -> Session:
+    """The session a learner books or waits for, when they may see it: public and published
+    (the booking services lock and re-read it; this is the access gate, kept to one light
+    query because offline replays call it for every queued booking)."""
+    session = (
+        Session.objects.filter(pk=session_id, is_private=False)
+        .exclude(state=SessionState.DRAFT)
+        .only("id", "mentor_id", "state", "is_private")
+        .first()
+    )
+    if session is None:
+        raise Http404
+    return session
+
+
 def get_session_for_mentor(mentor: User, session_id: int) -> Session:
     session = (
         with_seats(Session.objects.select_related("domain", "mentor", "mentor__mentor_profile"))

@@ -75,7 +75,7 @@ def test_follow_is_idempotent_and_only_for_approved_mentors(mentor, pending_ment
 def test_followers_hear_about_new_sessions(mentor, learner, django_capture_on_commit_callbacks, monkeypatch):
     sent = []
     monkeypatch.setattr(
-        "backend.core.events.async_to_sync", lambda fn: lambda group, payload: sent.append((group, payload["event"]))
+        "backend.core.events._deliver", lambda messages: sent.extend((group, event) for group, event, _ in messages)
     )
     services.follow(learner=learner, mentor_id=mentor.pk)
     draft = a_session(mentor, state=SessionState.DRAFT)
