@@ -99,15 +99,16 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 if DATABASE_URL:
-    # Persistent connections do not mix with async views under daphne: each async request runs
-    # sync code in a thread pool, so keep CONN_MAX_AGE small and health-checked.
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0),
-            conn_health_checks=True,
-        )
-    }
+    # Under daphne each request runs its sync code in a thread of its own, so persistent
+    # per-thread connections (CONN_MAX_AGE) would pile up; a psycopg pool hands connections out
+    # per request instead and saves the connect (several milliseconds) every request paid.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
+    if env_bool("DB_POOL", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 2, minimum=0),
+            "max_size": env_int("DB_POOL_MAX", 20, minimum=1),
+            "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),
+        }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -302,5 +303,6 @@ REQUEST_PAYMENT_HOLD_HOURS = env_int("REQUEST_PAYMENT_HOLD_HOURS", 24, minimum=1
 # Offline sync: the longest batch a client may push, how long the change log is kept (an older
 # cursor gets a full snapshot), and how many changes a pull replays before sending a snapshot.
 SYNC_MAX_BATCH = env_int("SYNC_MAX_BATCH", 100, minimum=1)
+SYNC_COMMIT_EVERY = env_int("SYNC_COMMIT_EVERY", 25, minimum=1)  # mutations per transaction in a push
 SYNC_CHANGE_RETENTION_DAYS = env_int("SYNC_CHANGE_RETENTION_DAYS", 30, minimum=2)
 SYNC_PULL_MAX_CHANGES = env_int("SYNC_PULL_MAX_CHANGES", 2000, minimum=10)

@@ -24,9 +24,23 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 Message = tuple[str, str, dict]  # (group, event, data)
-_held: contextvars.ContextVar[list[Callable[[], list[Message]]] | None] = contextvars.ContextVar(
-    "held_events", default=None
-)
+MessagesFor = Callable[[set[int]], dict[str, dict]]
+
+
+class _Held:
+    def __init__(self):
+        self.builds: list[Callable[[], list[Message]]] = []
+        # Broadcasts about many objects merge while held: one read for all their ids.
+        self.merged: dict[tuple[str, MessagesFor], set[int]] = {}
+
+    def messages(self) -> list[Message]:
+        found = [message for build in self.builds for message in _built(build)]
+        for (event, messages_for), ids in self.merged.items():
+            found += _built(lambda e=event, f=messages_for, i=ids: [(g, e, d) for g, d in f(i).items()])
+        return found
+
+
+_held: contextvars.ContextVar[_Held | None] = contextvars.ContextVar("held_events", default=None)
 
 
 def user_group(user_id: int) -> str:
@@ -67,7 +81,7 @@ def _after_commit(build: Callable[[], list[Message]]) -> None:
     def run():
         held = _held.get()
         if held is not None:
-            held.append(build)
+            held.builds.append(build)
         else:
             _deliver(_built(build))
 
@@ -84,13 +98,13 @@ def _built(build: Callable[[], list[Message]]) -> list[Message]:
 
 @contextlib.contextmanager
 def held_back() -> Iterator[None]:
-    token = _held.set([])
+    held = _Held()
+    token = _held.set(held)
     try:
         yield
     finally:
-        builds = _held.get() or []
         _held.reset(token)
-        _deliver([message for build in builds for message in _built(build)])
+        _deliver(held.messages())
 
 
 # Called inside the publishing transaction with (event, user_ids, data), so what they write
@@ -114,7 +128,17 @@ def publish(event: str, *, to: Iterable, data: dict | None = None) -> None:
     _after_commit(lambda: [(user_group(pk), event, data) for pk in user_ids])
 
 
-def broadcast(event: str, *, messages: Callable[[], dict[str, dict]]) -> None:
-    """After commit, call `messages()` for {group: data} (read then, so it sees the committed
-    state) and send `event` with each data to its group."""
-    _after_commit(lambda: [(group, event, data) for group, data in messages().items()])
+def broadcast(event: str, *, ids: Iterable[int], messages_for: MessagesFor) -> None:
+    """After commit, call `messages_for(ids)` for {group: data} (read then, so it sees the
+    committed state) and send `event` with each data to its group."""
+    ids = set(ids)
+
+    def run():
+        held = _held.get()
+        if held is not None:
+            held.merged.setdefault((event, messages_for), set()).update(ids)
+        else:
+            _deliver(_built(lambda: [(group, event, data) for group, data in messages_for(ids).items()]))
+
+    if ids:
+        transaction.on_commit(run)

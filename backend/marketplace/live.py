@@ -24,27 +24,21 @@ def watchable_ids(ids: list[int]) -> list[int]:
     )
 
 
+def _seat_messages(session_ids: set[int]) -> dict[str, dict]:
+    from backend.marketplace.models import Session, SessionState
+    from backend.marketplace.selectors import with_seats
+
+    rows = (
+        with_seats(Session.objects.filter(pk__in=session_ids, is_private=False))
+        .exclude(state=SessionState.DRAFT)
+        .values_list("pk", "capacity", "seats_taken", "state")
+    )
+    return {
+        session_group(pk): {"session": pk, "capacity": capacity, "seats_left": max(capacity - taken, 0), "state": state}
+        for pk, capacity, taken, state in rows
+    }
+
+
 def announce_seats(*session_ids: int) -> None:
     """Tell watchers of these sessions how many seats are free, as committed."""
-
-    def messages():
-        from backend.marketplace.models import Session, SessionState
-        from backend.marketplace.selectors import with_seats
-
-        rows = (
-            with_seats(Session.objects.filter(pk__in=session_ids, is_private=False))
-            .exclude(state=SessionState.DRAFT)
-            .values_list("pk", "capacity", "seats_taken", "state")
-        )
-        return {
-            session_group(pk): {
-                "session": pk,
-                "capacity": capacity,
-                "seats_left": max(capacity - taken, 0),
-                "state": state,
-            }
-            for pk, capacity, taken, state in rows
-        }
-
-    if session_ids:
-        broadcast("session.seats", messages=messages)
+    broadcast("session.seats", ids=session_ids, messages_for=_seat_messages)

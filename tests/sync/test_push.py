@@ -138,7 +138,11 @@ def test_a_refused_mutation_leaves_no_partial_writes(learner, mentor, device, mo
     assert not Booking.objects.exists()
 
 
-def test_a_temporary_failure_stops_the_batch_and_keeps_the_applied_prefix(learner, mentor, device, monkeypatch):
+@pytest.mark.parametrize("commit_every", [1, 25])
+def test_a_database_failure_stops_the_batch_and_loses_at_most_the_chunk_in_flight(
+    learner, mentor, device, monkeypatch, settings, commit_every
+):
+    settings.SYNC_COMMIT_EVERY = commit_every
     first, second = a_session(mentor, hours_ahead=30), a_session(mentor, hours_ahead=60)
     real = mutations.run
 
@@ -155,14 +159,37 @@ def test_a_temporary_failure_stops_the_batch_and_keeps_the_applied_prefix(learne
         (3, "mentor.follow", {"mentor": mentor.pk}),
     ]
     response = push(client, device, *batch)
-    assert statuses(response) == [(1, "applied"), (2, "retry")]
-    assert response.json()["last_mutation_id"] == 1
-    assert list(Booking.objects.values_list("session_id", flat=True)) == [first.pk]
+    if commit_every == 1:  # the first mutation's transaction had committed
+        assert statuses(response) == [(1, "applied"), (2, "retry")]
+        assert list(Booking.objects.values_list("session_id", flat=True)) == [first.pk]
+    else:  # one transaction held all three: none of it stays
+        assert statuses(response) == [(1, "retry")]
+        assert not Booking.objects.exists()
+    assert response.json()["last_mutation_id"] == (1 if commit_every == 1 else 0)
     assert not Follow.objects.exists() and not SyncMutation.objects.filter(mutation_id=2).exists()
 
     monkeypatch.setattr(mutations, "run", real)  # the database recovers; the client pushes again
     response = push(client, device, *batch)
-    assert statuses(response) == [(1, "duplicate"), (2, "applied"), (3, "applied")]
+    assert [status for _, status in statuses(response)][1:] == ["applied", "applied"]
+    assert Booking.objects.count() == 2 and Follow.objects.count() == 1  # each applied exactly once
+
+
+def test_a_crash_mid_batch_keeps_the_applied_prefix_and_queues_the_rest(learner, mentor, device, monkeypatch):
+    first, second = a_session(mentor, hours_ahead=30), a_session(mentor, hours_ahead=60)
+    real = mutations.run
+
+    def buggy(user, name, args):
+        if args.get("session") == second.pk:
+            raise KeyError("a bug")
+        return real(user, name, args)
+
+    monkeypatch.setattr(mutations, "run", buggy)
+    client = client_for(learner)
+    batch = [(1, "booking.create", {"session": first.pk}), (2, "booking.create", {"session": second.pk})]
+    assert statuses(push(client, device, *batch)) == [(1, "applied"), (2, "retry")]
+    assert SyncClient.objects.get(client_id=device).last_mutation_id == 1
+    monkeypatch.setattr(mutations, "run", real)
+    assert statuses(push(client, device, *batch)) == [(1, "duplicate"), (2, "applied")]
     assert Booking.objects.count() == 2
 
 
@@ -278,3 +305,22 @@ def mentor_learner():
     from tests.conftest import make_user
 
     return make_user("someone.else@example.com", "learner")
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: on_commit runs inside the push, as in production
+def test_a_batchs_live_events_leave_together_after_it(learner, mentor, device, monkeypatch):
+    deliveries = []
+    monkeypatch.setattr("backend.core.events._deliver", lambda messages: deliveries.append(messages))
+    shared, other = a_session(mentor, hours_ahead=30, capacity=3), a_session(mentor, hours_ahead=60, capacity=3)
+    response = push(
+        client_for(learner),
+        device,
+        (1, "booking.create", {"session": shared.pk}),
+        (2, "booking.create", {"session": other.pk}),
+        (3, "mentor.follow", {"mentor": mentor.pk}),
+    )
+    assert statuses(response) == [(1, "applied"), (2, "applied"), (3, "applied")]
+    [messages] = deliveries  # one hop to the channel layer for the whole batch
+    seats = sorted((data["session"], data["seats_left"]) for _, event, data in messages if event == "session.seats")
+    assert seats == [(shared.pk, 2), (other.pk, 2)]
+    assert sum(event == "booking.created" for _, event, _ in messages) == 4  # learner and mentor, twice
