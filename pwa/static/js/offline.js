@@ -1,0 +1,235 @@
+// Offline for signed-in users: keeps the IndexedDB store in step with the server (pull on start,
+// on "online", on a live event, and every minute), queues the forms PRODUCT.md lists as
+// offline-capable when there is no connection, replays the outbox, and shows what is waiting.
+// The store and the protocol live in sync-engine.js (shared with the service worker).
+
+const Sync = self.PeerLearnSync;
+const root = document.documentElement;
+const userId = root.dataset.userId;
+const RETRY_MS = 30000;
+
+let db = null;
+let toast = () => {};
+let syncing = null;
+let retryTimer = null;
+
+const NEXT_STEPS = {
+  session_full: "The last seat went while you were offline. Join the waitlist or look for another session.",
+  seat_taken: "The seat went while you were offline. Join the waitlist or look for another session.",
+  already_booked: "You already have a seat in this session.",
+  not_bookable: "The session is no longer open for booking.",
+  session_started: "The session had started, so it could not be cancelled.",
+  stale_request: "The request changed meanwhile: open it again to answer.",
+  request_expired: "The request expired before your answer arrived.",
+  not_found: "It no longer exists.",
+};
+
+function cookie(name) {
+  return document.cookie.split("; ").find((c) => c.startsWith(`${name}=`))?.split("=")[1] ?? "";
+}
+
+function relative(iso) {
+  if (!iso) return "never";
+  const minutes = Math.round((Date.now() - new Date(iso)) / 60000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  return new Date(iso).toLocaleString([], { weekday: "short", hour: "numeric", minute: "2-digit" });
+}
+
+// --- the badge and the outbox panel -------------------------------------------------------------
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function mountBadge() {
+  const host = document.querySelector(".header-actions");
+  if (!host || document.getElementById("outbox-badge")) return;
+  const badge = el("button", { id: "outbox-badge", type: "button", className: "outbox-badge", hidden: true });
+  badge.setAttribute("aria-haspopup", "dialog");
+  badge.addEventListener("click", openPanel);
+  host.prepend(badge);
+  const panel = el("dialog", { id: "outbox-panel", className: "outbox-panel" });
+  panel.setAttribute("aria-labelledby", "outbox-title");
+  panel.addEventListener("click", (event) => {
+    if (event.target === panel) panel.close();
+  });
+  document.body.append(panel);
+}
+
+async function refreshBadge() {
+  const badge = document.getElementById("outbox-badge");
+  if (!badge || !db) return;
+  const items = await Sync.outbox(db);
+  const waiting = items.filter((i) => i.state === "pending").length;
+  const refused = items.filter((i) => i.state === "refused").length;
+  badge.hidden = waiting + refused === 0;
+  badge.className = `outbox-badge${refused ? " outbox-badge-refused" : ""}`;
+  const parts = [];
+  if (waiting) parts.push(`${waiting} change${waiting === 1 ? "" : "s"} waiting`);
+  if (refused) parts.push(`${refused} not applied`);
+  badge.textContent = parts.join(" · ");
+  badge.dataset.waiting = String(waiting);
+  badge.dataset.refused = String(refused);
+  const panel = document.getElementById("outbox-panel");
+  if (panel?.open) renderPanel(items);
+  document.dispatchEvent(new CustomEvent("peerlearn:outbox", { detail: { items } }));
+}
+
+function nextStep(item) {
+  const code = item.error?.code;
+  const step = el("p", { className: "muted" }, NEXT_STEPS[code] || "");
+  const session = item.args?.session;
+  if ((code === "session_full" || code === "seat_taken") && session) {
+    step.append(
+      " ",
+      el("a", { href: `/sessions/${session}/`, textContent: "Join the waitlist" }),
+      " · ",
+      el("a", { href: "/sessions/", textContent: "See similar sessions" }),
+    );
+  }
+  return step;
+}
+
+function renderPanel(items) {
+  const panel = document.getElementById("outbox-panel");
+  const list = el("ul", { className: "outbox-list" });
+  for (const item of items) {
+    const refused = item.state === "refused";
+    const row = el(
+      "li",
+      { className: `outbox-item${refused ? " outbox-item-refused" : ""}` },
+      el(
+        "div",
+        {},
+        el("strong", { textContent: item.label || item.name }),
+        el("span", { className: `chip ${refused ? "chip-cancelled" : "chip-pending"}`, textContent: refused ? "Not applied" : "Waiting" }),
+        refused ? el("p", { className: "outbox-reason", textContent: item.error?.message || "The server refused this change." }) : null,
+        refused ? nextStep(item) : el("p", { className: "muted", textContent: `Queued ${relative(item.createdAt)}` }),
+      ),
+    );
+    if (refused || item.mutationId === null) {
+      const discard = el("button", { type: "button", className: "btn btn-ghost btn-sm", textContent: refused ? "Dismiss" : "Discard" });
+      discard.addEventListener("click", async () => {
+        await Sync.discard(db, item.seq);
+        await refreshBadge();
+      });
+      row.append(discard);
+    }
+    list.append(row);
+  }
+  const retry = el("button", { type: "button", className: "btn btn-primary", textContent: "Retry now" });
+  retry.addEventListener("click", () => syncNow({ announce: true }));
+  const close = el("button", { type: "button", className: "btn btn-secondary", textContent: "Close" });
+  close.addEventListener("click", () => panel.close());
+  panel.replaceChildren(
+    el("h2", { id: "outbox-title", className: "section-title", textContent: "Changes made offline" }),
+    el("p", { className: "muted", textContent: navigator.onLine ? "They are sent in the order you made them." : "You're offline. They will be sent when the connection returns." }),
+    items.length ? list : el("p", { textContent: "Nothing waiting." }),
+    el("div", { className: "form-actions" }, close, items.some((i) => i.state === "pending") ? retry : null),
+  );
+}
+
+async function openPanel() {
+  renderPanel(await Sync.outbox(db));
+  document.getElementById("outbox-panel").showModal();
+}
+
+function showSynced(iso) {
+  for (const node of document.querySelectorAll("[data-last-synced]")) {
+    node.textContent = navigator.onLine ? `Synced ${relative(iso)}` : `Offline · data from ${relative(iso)}`;
+  }
+}
+
+// --- the sync loop ---------------------------------------------------------------------------------
+async function syncNow({ announce = false } = {}) {
+  if (syncing) return syncing;
+  syncing = (async () => {
+    clearTimeout(retryTimer);
+    try {
+      const before = (await Sync.outbox(db)).filter((i) => i.state === "pending").length;
+      const result = await Sync.push(db);
+      await Sync.pull(db);
+      if (before && (result.applied || result.refused)) {
+        if (result.applied) toast(`${result.applied} change${result.applied === 1 ? "" : "s"} made offline ${result.applied === 1 ? "was" : "were"} applied.`, "success");
+        if (result.refused) toast(`${result.refused} change${result.refused === 1 ? " was" : "s were"} not applied. Open the outbox to see why.`, "warning");
+        document.dispatchEvent(new CustomEvent("peerlearn:synced", { detail: result }));
+      }
+    } catch (error) {
+      if (announce) toast(navigator.onLine ? "Could not reach PeerLearn. We'll keep trying." : "You're offline. Changes stay queued.", "warning");
+      if (error.status === 401 || error.status === 403) return; // signed out: nothing to do here
+    } finally {
+      showSynced(await db.get("meta", "syncedAt"));
+      await refreshBadge();
+      const pending = (await Sync.outbox(db)).some((i) => i.state === "pending");
+      if (pending) retryTimer = setTimeout(syncNow, RETRY_MS);
+      syncing = null;
+    }
+  })();
+  return syncing;
+}
+
+async function askForBackgroundSync() {
+  try {
+    const registration = await navigator.serviceWorker?.ready;
+    await registration?.sync?.register("outbox");
+  } catch (_) {
+    // No Background Sync here: the "online" event and the timer replay instead.
+  }
+}
+
+// --- forms without a connection --------------------------------------------------------------------
+// Offline, every post is stopped here (it could only fail); the ones PRODUCT.md lists as
+// offline-capable are queued, the rest (payments, say) are kept on the page with a note.
+function onSubmit(event) {
+  const form = event.target;
+  if (navigator.onLine || !(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
+  event.preventDefault();
+  queueForm(form);
+}
+
+async function queueForm(form) {
+  const path = new URL(form.action, location.href).pathname;
+  const profile = await db.get("meta", "profile");
+  const zone = profile?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const mutation = Sync.formMutation(path, new FormData(form), zone);
+  if (!mutation) {
+    const what = /pay|checkout/.test(path) ? "Payments need" : "This needs";
+    toast(`${what} a connection. Try again when you're back online.`, "warning");
+    return;
+  }
+  await Sync.enqueue(db, mutation);
+  await askForBackgroundSync();
+  await refreshBadge();
+  toast(`Saved offline: “${mutation.label}”. It will be sent when you're back online.`, "info");
+  form.closest("dialog")?.close();
+}
+
+export async function start(showToast) {
+  if (!Sync || !userId || !("indexedDB" in self)) return;
+  toast = showToast;
+  db = await Sync.open(userId);
+  await db.put("meta", decodeURIComponent(cookie("csrftoken")), "csrf");
+  mountBadge();
+  document.addEventListener("submit", onSubmit, true);
+  addEventListener("online", () => syncNow({ announce: false }));
+  addEventListener("offline", () => showSynced(null));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && navigator.onLine) syncNow();
+  });
+  // The server's poke: any live event about this user's data means there is something to pull.
+  document.addEventListener("peerlearn:event", () => syncNow());
+  navigator.serviceWorker?.addEventListener("message", (event) => {
+    if (event.data?.type === "replay-outbox") syncNow();
+  });
+  setInterval(() => navigator.onLine && syncNow(), 60000);
+  await refreshBadge();
+  showSynced(await db.get("meta", "syncedAt"));
+  if (navigator.onLine) await syncNow();
+  return db;
+}
+
+export function database() {
+  return db;
+}
