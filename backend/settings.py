@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.utils.functional import lazy
 
 from backend.env import (
     env_bool,
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served locally, never from a CDN
     "channels",
     "huey.contrib.djhuey",
+    "pwa",  # django-pwa: the settings-driven web app manifest (see PWA_* below)
     "backend.core",
     "backend.accounts",
     "backend.marketplace",
@@ -306,3 +308,77 @@ SYNC_MAX_BATCH = env_int("SYNC_MAX_BATCH", 100, minimum=1)
 SYNC_COMMIT_EVERY = env_int("SYNC_COMMIT_EVERY", 25, minimum=1)  # mutations per transaction in a push
 SYNC_CHANGE_RETENTION_DAYS = env_int("SYNC_CHANGE_RETENTION_DAYS", 30, minimum=2)
 SYNC_PULL_MAX_CHANGES = env_int("SYNC_PULL_MAX_CHANGES", 2000, minimum=10)
+
+# --- Installable app and service worker -----------------------------------------------------
+# django-pwa renders the manifest from these settings (backend/core/pwa.py serves it at
+# /manifest.webmanifest, and pwa/sw.js at /sw.js). Icon and screenshot URLs resolve lazily
+# through static(), so production names the fingerprinted files.
+
+
+def _static(path: str) -> str:
+    from django.templatetags.static import static
+
+    return static(path)
+
+
+_static_url = lazy(_static, str)
+
+PWA_SERVICE_WORKER_PATH = BASE_DIR / "pwa" / "sw.js"
+PWA_APP_NAME = "PeerLearn"
+PWA_APP_DESCRIPTION = "Book live one-to-one video sessions with mentors, and keep your bookings with you offline."
+PWA_APP_START_URL = "/dashboard/"
+PWA_APP_SCOPE = "/"
+PWA_APP_DISPLAY = "standalone"
+PWA_APP_ORIENTATION = "any"
+PWA_APP_THEME_COLOR = "#FF5734"  # --brand in app.css
+PWA_APP_BACKGROUND_COLOR = "#F7F7F5"  # --bg (light) in app.css
+PWA_APP_STATUS_BAR_COLOR = "default"
+PWA_APP_DIR = "ltr"
+PWA_APP_LANG = "en-IN"
+PWA_APP_DEBUG_MODE = False
+PWA_APP_ICONS = [
+    {"src": _static_url("icons/icon-192.png"), "sizes": "192x192", "type": "image/png", "purpose": "any"},
+    {"src": _static_url("icons/icon-512.png"), "sizes": "512x512", "type": "image/png", "purpose": "any"},
+    {
+        "src": _static_url("icons/icon-maskable-512.png"),
+        "sizes": "512x512",
+        "type": "image/png",
+        "purpose": "maskable",
+    },
+]
+PWA_APP_ICONS_APPLE = [{"src": _static_url("icons/apple-touch-icon-180.png"), "sizes": "180x180"}]
+PWA_APP_SPLASH_SCREEN: list = []
+PWA_APP_SCREENSHOTS = [
+    {
+        "src": _static_url("img/screenshot-narrow.png"),
+        "sizes": "390x844",
+        "type": "image/png",
+        "form_factor": "narrow",
+        "label": "Your upcoming sessions and bookings on a phone",
+    },
+    {
+        "src": _static_url("img/screenshot-wide.png"),
+        "sizes": "1440x900",
+        "type": "image/png",
+        "form_factor": "wide",
+        "label": "The learner dashboard on a desktop",
+    },
+]
+PWA_APP_SHORTCUTS = [
+    {
+        "name": "Learner dashboard",
+        "short_name": "Learning",
+        "description": "Your bookings, requests and progress",
+        "url": "/dashboard/learner/",
+        "icons": [{"src": _static_url("icons/icon-192.png"), "sizes": "192x192", "type": "image/png"}],
+    },
+    {
+        "name": "Mentor dashboard",
+        "short_name": "Teaching",
+        "description": "Your sessions, requests and earnings",
+        "url": "/dashboard/mentor/",
+        "icons": [{"src": _static_url("icons/icon-192.png"), "sizes": "192x192", "type": "image/png"}],
+    },
+]
+# Tests bump this to make /sw.js a different script (an "update") without touching files.
+PWA_SW_VERSION_SALT = env_str("PWA_SW_VERSION_SALT", "")

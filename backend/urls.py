@@ -5,6 +5,7 @@ from django.views.static import serve
 from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from backend.core import pwa
 from backend.core.access import Rule, page
 from backend.dashboards import api as dashboard_api
 
@@ -38,6 +39,10 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    # The installable app: manifest, service worker (root scope) and its offline fallback page.
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("sw.js", pwa.service_worker, name="service-worker"),
+    path("offline/", pwa.offline, name="offline"),
 ]
 
 if settings.DEBUG or settings.EMBEDDED:

@@ -217,7 +217,13 @@ def logout_view(request):
     if request.method == "POST":
         logout(request)
         messages.info(request, "You are signed out.")
-        return redirect("/")
+        response = redirect("/")
+        # "cache" is the browser's HTTP cache only (Chromium: its DATA_TYPE_CACHE); Cache Storage
+        # and the service worker stay, so offline support survives. The per-user Cache Storage
+        # entries and IndexedDB are removed by pwa.js and sw.js. "storage" would also unregister
+        # the service worker.
+        response["Clear-Site-Data"] = '"cache"'
+        return response
     if not request.user.is_authenticated:
         return redirect("/")
     return render(request, "accounts/logout.html")

@@ -15,4 +15,5 @@ urlpatterns = [
     path("mentors/<int:mentor_id>/request/", views.mentor_request, name="mentor-request"),
     path("mentors/<int:mentor_id>/follow/", views.mentor_follow, name="mentor-follow"),
     path("dashboard/learner/bookings/", views.learner_bookings, name="learner-bookings"),
+    path("dashboard/learner/bookings/<int:booking_id>/", views.learner_booking, name="learner-booking"),
 ]

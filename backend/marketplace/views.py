@@ -31,6 +31,7 @@ from backend.marketplace.models import BookingState, Domain, SessionState, Waitl
 SESSIONS_PER_PAGE = 20
 MENTORS_PER_PAGE = 24
 BOOKINGS_PER_PAGE = 20
+ROOM_OPENS_MINUTES_BEFORE = 10  # PRODUCT.md, "Live room"
 
 
 @page(Rule.PUBLIC)
@@ -457,3 +458,24 @@ def learner_bookings(request):
         booking.can_cancel = _is_active(booking) and booking.session.starts_at > now
     context = {"bookings": bookings, "when": when, "nav": "bookings", "page_query": _query_with(request, page=None)}
     return render(request, "dashboards/learner_bookings.html", context)
+
+
+@page(Rule.LEARNER)
+def learner_booking(request, booking_id: int):
+    """One booking: the session, its state, the hold or the refund, and what can be done next."""
+    booking = _own_booking(request, booking_id)
+    session = booking.session
+    now = timezone.now()
+    expired_hold = discovery.is_expired_hold(booking)
+    ongoing = session.state in (SessionState.SCHEDULED, SessionState.LIVE) and session.ends_at > now
+    context = {
+        "booking": booking,
+        "session": session,
+        "expired_hold": expired_hold,
+        "upcoming": _is_active(booking) and ongoing,
+        "can_cancel": _is_active(booking) and session.starts_at > now,
+        "room_opens_at": session.starts_at - timedelta(minutes=ROOM_OPENS_MINUTES_BEFORE),
+        "room_minutes": ROOM_OPENS_MINUTES_BEFORE,
+        "nav": "bookings",
+    }
+    return render(request, "dashboards/learner_booking.html", context)

@@ -1,6 +1,10 @@
 // App-wide behaviour for every page: theme, toasts, offline banner, timezone cookie,
 // and the category tabs of the landing page. Small on purpose: it is precached on phones.
 
+// A static import, so pwa.js listens for "beforeinstallprompt" before the page's load event
+// (Chromium offers installation after it; a dynamic import could miss it).
+import { start as startPwa } from "./pwa.js";
+
 const root = document.documentElement;
 
 // Theme: theme.js resolved the choice before paint. A signed-in user's choice belongs to their
@@ -98,4 +102,15 @@ for (const tab of tabs) {
 // the page shows.
 if (signedIn || document.querySelector("[data-seats-for]")) {
   import("./live.js").then((live) => live.start(showToast));
+}
+
+// Installable app: service worker, "update available", install button, sign-out clean-up.
+startPwa(showToast);
+
+// Offline store and outbox for signed-in users; offline, dashboards are drawn from the store.
+if (signedIn) {
+  import("./offline.js").then(async (offline) => {
+    const db = await offline.start(showToast);
+    if (db) (await import("./offline-views.js")).start(db);
+  });
 }

@@ -110,7 +110,7 @@ function renderPanel(items) {
       ),
     );
     if (refused || item.mutationId === null) {
-      const discard = el("button", { type: "button", className: "btn btn-ghost btn-sm", textContent: refused ? "Dismiss" : "Discard" });
+      const discard = el("button", { type: "button", className: "btn btn-secondary", textContent: refused ? "Dismiss" : "Discard" });
       discard.addEventListener("click", async () => {
         await Sync.discard(db, item.seq);
         await refreshBadge();
@@ -144,6 +144,11 @@ function showSynced(iso) {
 
 // --- the sync loop ---------------------------------------------------------------------------------
 async function syncNow({ announce = false } = {}) {
+  if (!navigator.onLine) {
+    // Nothing to try: the "online" event starts the next sync.
+    if (announce) toast("You're offline. Changes stay queued until the connection returns.", "warning");
+    return undefined;
+  }
   if (syncing) return syncing;
   syncing = (async () => {
     clearTimeout(retryTimer);
@@ -151,12 +156,18 @@ async function syncNow({ announce = false } = {}) {
       const before = (await Sync.outbox(db)).filter((i) => i.state === "pending").length;
       const result = await Sync.push(db);
       await Sync.pull(db);
+      delete root.dataset.unreachable;
       if (before && (result.applied || result.refused)) {
         if (result.applied) toast(`${result.applied} change${result.applied === 1 ? "" : "s"} made offline ${result.applied === 1 ? "was" : "were"} applied.`, "success");
         if (result.refused) toast(`${result.refused} change${result.refused === 1 ? " was" : "s were"} not applied. Open the outbox to see why.`, "warning");
         document.dispatchEvent(new CustomEvent("peerlearn:synced", { detail: result }));
       }
     } catch (error) {
+      if (error instanceof Sync.SyncError && error.status === 0) {
+        // The browser says online but the server cannot be reached: offline in all but name.
+        root.dataset.unreachable = "true";
+        document.dispatchEvent(new CustomEvent("peerlearn:unreachable"));
+      }
       if (announce) toast(navigator.onLine ? "Could not reach PeerLearn. We'll keep trying." : "You're offline. Changes stay queued.", "warning");
       if (error.status === 401 || error.status === 403) return; // signed out: nothing to do here
     } finally {
@@ -185,36 +196,48 @@ async function askForBackgroundSync() {
 function onSubmit(event) {
   const form = event.target;
   if (navigator.onLine || !(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
+  if (new URL(form.action, location.href).pathname === "/logout/") return; // pwa.js answers that one
   event.preventDefault();
-  queueForm(form);
+  // The pressed button's name/value is part of what the form says (Accept vs Decline).
+  queueForm(form, new FormData(form, event.submitter));
 }
 
-async function queueForm(form) {
+async function queueForm(form, data) {
   const path = new URL(form.action, location.href).pathname;
   const profile = await db.get("meta", "profile");
   const zone = profile?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const mutation = Sync.formMutation(path, new FormData(form), zone);
+  const mutation = Sync.formMutation(path, data, zone);
   if (!mutation) {
     const what = /pay|checkout/.test(path) ? "Payments need" : "This needs";
     toast(`${what} a connection. Try again when you're back online.`, "warning");
     return;
   }
+  // Name what it is about ("Book session: Postgres tuning clinic"), from the form or the page.
+  const subject = form.dataset.offlineLabel || document.querySelector("main h1")?.textContent?.trim();
+  if (subject && !mutation.label.includes(":")) mutation.label = `${mutation.label}: ${subject}`;
   await Sync.enqueue(db, mutation);
-  await askForBackgroundSync();
+  askForBackgroundSync(); // not awaited: `ready` never settles where no worker registered
   await refreshBadge();
   toast(`Saved offline: “${mutation.label}”. It will be sent when you're back online.`, "info");
   form.closest("dialog")?.close();
 }
 
-export async function start(showToast) {
-  if (!Sync || !userId || !("indexedDB" in self)) return;
+let started = null;
+
+export function start(showToast) {
+  started ??= begin(showToast);
+  return started;
+}
+
+async function begin(showToast) {
+  if (!Sync || !userId || !("indexedDB" in self)) return undefined;
   toast = showToast;
   db = await Sync.open(userId);
   await db.put("meta", decodeURIComponent(cookie("csrftoken")), "csrf");
   mountBadge();
   document.addEventListener("submit", onSubmit, true);
   addEventListener("online", () => syncNow({ announce: false }));
-  addEventListener("offline", () => showSynced(null));
+  addEventListener("offline", async () => showSynced(await db.get("meta", "syncedAt")));
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && navigator.onLine) syncNow();
   });
@@ -226,10 +249,30 @@ export async function start(showToast) {
   setInterval(() => navigator.onLine && syncNow(), 60000);
   await refreshBadge();
   showSynced(await db.get("meta", "syncedAt"));
+  const notice = await db.get("meta", "queuedNotice"); // a post the service worker queued
+  if (notice) {
+    await db.delete("meta", "queuedNotice");
+    toast(`Saved offline: “${notice}”. It will be sent when you're back online.`, "info");
+  }
   if (navigator.onLine) await syncNow();
   return db;
 }
 
+// Before signing out (which deletes this device's store): send what is waiting, and say how
+// many changes could not be sent, so the user can choose to stay signed in.
+export async function flushBeforeSignOut() {
+  if (!db) return 0;
+  await Promise.race([syncNow(), new Promise((resolve) => setTimeout(resolve, 3000))]);
+  return (await Sync.outbox(db)).filter((item) => item.state === "pending").length;
+}
+
 export function database() {
   return db;
+}
+
+// Resolves once start-up (with its first sync) is over and no sync is running; tests wait on it
+// before cutting the connection.
+export async function settled() {
+  await started;
+  await syncing;
 }
