@@ -13,6 +13,7 @@ from backend.accounts import services as account_services
 from backend.accounts.api import MeView
 from backend.core.errors import DomainError, Forbidden
 from backend.marketplace import selectors, services
+from backend.marketplace.models import Domain
 from backend.marketplace.api import (
     BookingCreateSerializer,
     RequestAnswerSerializer,
@@ -49,8 +50,21 @@ class _RequestAnswer(RequestAnswerSerializer):
     request = serializers.IntegerField(min_value=1)
 
 
+class _DomainRef(serializers.SlugRelatedField):
+    """A category by slug (as the API names it) or by id (as the page's form sends it)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) or (isinstance(data, str) and data.isdigit()):
+            found = self.get_queryset().filter(pk=int(data)).first()
+            if found is None:
+                self.fail("does_not_exist", slug_name="id", value=data)
+            return found
+        return super().to_internal_value(data)
+
+
 class _SessionEdit(SessionWriteSerializer):
     id = serializers.IntegerField(min_value=1)
+    domain = _DomainRef(slug_field="slug", queryset=Domain.objects.all())
 
 
 def _booking_create(user, v):

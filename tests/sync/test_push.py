@@ -16,6 +16,7 @@ from django.utils import timezone
 from backend.marketplace import services
 from backend.marketplace.models import (
     AvailabilityWindow,
+    Domain,
     Booking,
     BookingState,
     Follow,
@@ -299,6 +300,14 @@ def test_every_offline_action_of_the_product_replays(learner, mentor, device):
     assert statuses(response) == [(1, "applied")], response.json()
     draft.refresh_from_db()
     assert (draft.title, draft.duration_minutes) == ("Renamed draft", 30)
+    # The page's form names the category by id; the API by slug. Both are understood.
+    other = Domain.objects.exclude(pk=draft.domain_id).first()
+    response = push(client_for(mentor), mentor_device, (2, "session.update", {**edit, "domain": str(other.pk)}))
+    assert statuses(response) == [(2, "applied")], response.json()
+    draft.refresh_from_db()
+    assert draft.domain_id == other.pk
+    response = push(client_for(mentor), mentor_device, (3, "session.update", {**edit, "domain": "99999"}))
+    assert response.json()["results"][0]["error"]["fields"] == {"domain": "Object with id=99999 does not exist."}
 
 
 def mentor_learner():

@@ -245,6 +245,27 @@
       }),
     ],
     [
+      /^\/dashboard\/mentor\/sessions\/(\d+)\/edit\/$/,
+      (m, form, zone) =>
+        form.get("publish")
+          ? null // publishing is not among the offline actions: it needs the server's checks now
+          : {
+              name: "session.update",
+              label: `Edit draft: ${form.get("title") || "session"}`,
+              args: {
+                id: +m[1],
+                title: form.get("title") || "",
+                description: form.get("description") || "",
+                topics: (form.get("topics") || "").split(",").map((t) => t.trim()).filter(Boolean),
+                domain: form.get("domain"),
+                starts_at: zonedIso(form.get("starts_at"), zone),
+                duration_minutes: +(form.get("duration_minutes") || 60),
+                price_paise: paise(form.get("price")),
+                capacity: +(form.get("capacity") || 1),
+              },
+            },
+    ],
+    [
       /^\/dashboard\/learner\/requests\/(\d+)\/answer\/$/,
       (m, form) => {
         const accept = form.get("answer") === "accept";
