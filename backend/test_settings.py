@@ -10,6 +10,10 @@ os.environ.setdefault("STATIC_FROM_SOURCE", "true")
 os.environ.setdefault("HUEY_IMMEDIATE", "true")
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("CACHE_KEY_PREFIX", f"peerlearn-test-{os.getpid()}")
+# No connection pool under test: channels' live server forks daphne from this process, and a
+# forked child must not inherit the parent's pooled connections (their sockets are shared). The
+# pool's settings are checked by test_settings.py in a fresh process instead.
+os.environ.setdefault("DB_POOL", "false")
 
 from backend.settings import *  # noqa: E402,F403
 

@@ -13,7 +13,6 @@ from backend.accounts import services as account_services
 from backend.accounts.api import MeView
 from backend.core.errors import DomainError, Forbidden
 from backend.marketplace import selectors, services
-from backend.marketplace.models import Domain
 from backend.marketplace.api import (
     BookingCreateSerializer,
     RequestAnswerSerializer,
@@ -22,6 +21,7 @@ from backend.marketplace.api import (
     SessionWriteSerializer,
     answer_request,
 )
+from backend.marketplace.models import Domain
 
 LEARNER, MENTOR = "learner", "mentor"
 

@@ -16,9 +16,9 @@ from django.utils import timezone
 from backend.marketplace import services
 from backend.marketplace.models import (
     AvailabilityWindow,
-    Domain,
     Booking,
     BookingState,
+    Domain,
     Follow,
     SessionRequest,
     WaitlistEntry,

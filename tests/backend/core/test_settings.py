@@ -27,6 +27,7 @@ def run_manage(*args, extra_env: dict[str, str]) -> subprocess.CompletedProcess:
             "DEBUG",
             "DJANGO_SETTINGS_MODULE",
             "DJANGO_ALLOW_ASYNC_UNSAFE",
+            "DB_POOL",
         }
     }
     return subprocess.run(
@@ -56,6 +57,15 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", extra_env=production_env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_postgresql_connections_come_from_a_pool_unless_turned_off(tmp_path):
+    show = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'].get('pool'))"
+    pooled = run_manage("shell", "-c", show, extra_env=production_env(tmp_path))
+    assert pooled.returncode == 0, pooled.stderr
+    assert "'max_size': 20" in pooled.stdout
+    plain = run_manage("shell", "-c", show, extra_env={**production_env(tmp_path), "DB_POOL": "false"})
+    assert plain.returncode == 0 and plain.stdout.strip().endswith("None")
 
 
 def test_production_without_a_secret_key_refuses_to_start(tmp_path):
