@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.accounts.models import Role, User
@@ -309,20 +309,21 @@ def booking_create(*, learner: User, session: Session) -> Booking:
     if session.state != SessionState.SCHEDULED or session.starts_at <= timezone.now():
         raise Conflict("not_bookable", "This session is no longer open for booking.")
     now = timezone.now()
-    mine = Q(learner=learner)
-    lapsed = Q(state=BookingState.HELD, hold_expires_at__lte=now)
-    counts = session.bookings.aggregate(
-        taken=Count("id", filter=_active_q()),
-        mine=Count("id", filter=mine & _active_q()),
-        lapsed=Count("id", filter=lapsed),
+    # The session's live bookings (at most its capacity plus lapsed holds), read once and counted
+    # here: cheaper than an aggregate with three filtered counts, which offline replays feel.
+    live = list(
+        session.bookings.filter(state__in=[BookingState.HELD, BookingState.CONFIRMED]).values_list(
+            "learner_id", "state", "hold_expires_at"
+        )
     )
-    if counts["lapsed"]:
+    holding = [who for who, state, until in live if state == BookingState.CONFIRMED or until is None or until > now]
+    if len(holding) < len(live):
         # Holds that ran out free their seats (the minute job would too) and let their learners
         # book again under the one-live-booking rule.
-        session.bookings.filter(lapsed).update(state=BookingState.EXPIRED)
-    if counts["mine"]:
+        session.bookings.filter(state=BookingState.HELD, hold_expires_at__lte=now).update(state=BookingState.EXPIRED)
+    if learner.pk in holding:
         raise Conflict("already_booked", "You already have a seat in this session.")
-    if counts["taken"] >= session.capacity:
+    if len(holding) >= session.capacity:
         raise Conflict("session_full", "This session is full. Join the waitlist to be offered a freed seat.")
     paid = session.price_paise > 0
     try:
