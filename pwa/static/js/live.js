@@ -87,6 +87,11 @@ function connect() {
   });
   socket.addEventListener("close", (event) => {
     if (event.code === 4401) return; // credentials refused: retrying cannot help
+    if (!navigator.onLine) {
+      // No point knocking while offline: reconnect as soon as the connection returns.
+      addEventListener("online", () => connect(), { once: true });
+      return;
+    }
     setTimeout(connect, delay);
     delay = Math.min(delay * 2, 30000);
   });
@@ -94,5 +99,7 @@ function connect() {
 
 export function start(toast) {
   showToast = toast;
-  if ("WebSocket" in window) connect();
+  if (!("WebSocket" in window)) return;
+  if (navigator.onLine) connect();
+  else addEventListener("online", () => connect(), { once: true });
 }
