@@ -74,7 +74,7 @@ def _booking_create(user, v):
 
 
 def _booking_cancel(user, v):
-    booking = selectors.get_booking_for_user(user, v["id"])
+    booking = selectors.get_own_booking(user, v["id"])
     booking = services.booking_cancel(learner=user, booking=booking)
     return {"booking": booking.pk, "state": booking.state, "refund_paise": booking.refund_paise}
 

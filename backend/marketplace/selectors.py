@@ -177,6 +177,15 @@ def get_booking_for_user(user: User, booking_id: int) -> Booking:
     return booking
 
 
+def get_own_booking(learner: User, booking_id: int) -> Booking:
+    """The learner's own booking, as a light access gate for services that lock and re-read it
+    (offline replays call it for every queued cancellation)."""
+    booking = Booking.objects.filter(pk=booking_id, learner=learner).only("id", "learner_id", "session_id").first()
+    if booking is None:
+        raise Http404
+    return booking
+
+
 def bookings_of_learner(learner: User, *, when: str = "upcoming") -> QuerySet:
     now = timezone.now()
     qs = Booking.objects.filter(learner=learner).select_related(

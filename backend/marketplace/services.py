@@ -434,6 +434,10 @@ def waitlist_offer_free_seats(*, session: Session) -> list[Booking]:
     """Offer each free seat to the next waiting learner as a timed hold. Safe to call often
     (the job calls it every minute): missed offers are closed first, then seats counted under
     the session lock."""
+    if not WaitlistEntry.objects.filter(
+        session_id=session.pk, state__in=[WaitlistState.WAITING, WaitlistState.OFFERED]
+    ).exists():
+        return []  # nobody in line (the common case after a cancel): the minute job tidies holds
     session = Session.objects.select_for_update().get(pk=session.pk)
     now = timezone.now()
     expired = session.bookings.filter(state=BookingState.HELD, hold_expires_at__lte=now).update(
