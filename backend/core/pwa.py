@@ -51,6 +51,7 @@ SHELL_MODULES = [
     "js/live.js",
     "js/offline.js",
     "js/offline-views.js",
+    "js/dom.js",
 ]
 SHELL_PAGES = ["/offline/"]
 

@@ -15,8 +15,22 @@ from tests.backend.marketplace.factories import a_session
 from tests.conftest import PASSWORD, make_user, seed_domains
 
 
-@pytest.mark.browser
-class LiveUpdatesTest(ChannelsLiveServerTestCase):
+def cast(name: str):
+    """An approved mentor and a learner, named after the test."""
+    from backend.accounts.models import LearnerProfile, MentorProfile
+
+    seed_domains()
+    mentor = make_user(f"{name}.mentor@example.com", "mentor", full_name=f"{name.title()} Mentor")
+    MentorProfile.objects.create(user=mentor, headline="h", bio="b", approval_state="approved")
+    learner = make_user(f"{name}.learner@example.com", "learner", full_name=f"{name.title()} Learner")
+    LearnerProfile.objects.create(user=learner)
+    return mentor, learner
+
+
+class DaphneBrowserCase(ChannelsLiveServerTestCase):
+    """Daphne in a subprocess and the session's browser. Each test gets a class of its own: a
+    second test in one class found its daphne process not seeing the rows the test had written."""
+
     serve_static = True
 
     @pytest.fixture(autouse=True)
@@ -25,14 +39,11 @@ class LiveUpdatesTest(ChannelsLiveServerTestCase):
         # while the first one's event loop runs.
         self.browser = browser
 
-    def test_reschedule_toast_reaches_an_open_dashboard(self):
-        from backend.accounts.models import LearnerProfile, MentorProfile
 
-        seed_domains()
-        mentor = make_user("live.mentor@example.com", "mentor", full_name="Live Mentor")
-        MentorProfile.objects.create(user=mentor, headline="h", bio="b", approval_state="approved")
-        learner = make_user("live.learner@example.com", "learner", full_name="Live Learner")
-        LearnerProfile.objects.create(user=learner)
+@pytest.mark.browser
+class LiveUpdatesTest(DaphneBrowserCase):
+    def test_reschedule_toast_reaches_an_open_dashboard(self):
+        mentor, learner = cast("live")
         session = a_session(mentor)
         Booking.objects.create(session=session, learner=learner, state=BookingState.CONFIRMED)
         token = str(RefreshToken.for_user(mentor).access_token)
@@ -63,23 +74,9 @@ class LiveUpdatesTest(ChannelsLiveServerTestCase):
 
 
 @pytest.mark.browser
-class SeatsLiveTest(ChannelsLiveServerTestCase):
-    # A class of its own: a second test in one ChannelsLiveServerTestCase found its daphne
-    # process not seeing the rows the test had just written.
-    serve_static = True
-
-    @pytest.fixture(autouse=True)
-    def _shared_browser(self, browser):
-        self.browser = browser
-
+class SeatsLiveTest(DaphneBrowserCase):
     def test_seats_change_live_for_an_anonymous_visitor(self):
-        from backend.accounts.models import LearnerProfile, MentorProfile
-
-        seed_domains()
-        mentor = make_user("seats.mentor@example.com", "mentor", full_name="Seats Mentor")
-        MentorProfile.objects.create(user=mentor, headline="h", bio="b", approval_state="approved")
-        learner = make_user("seats.learner@example.com", "learner", full_name="Seats Learner")
-        LearnerProfile.objects.create(user=learner)
+        mentor, learner = cast("seats")
         session = a_session(mentor, capacity=2, title="Watching seats live")
         token = str(RefreshToken.for_user(learner).access_token)
 

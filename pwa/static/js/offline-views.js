@@ -4,6 +4,8 @@
 // view; a view turns the store into nodes for <main id="main">, with the classes of the server
 // templates (keep the two in step). Text only ever goes in as text nodes, never as markup.
 
+import { el } from "./dom.js";
+
 // `nav` is the navigation entry to mark as current (the page drawn on may be another route's).
 const ROUTES = [
   { path: /^\/dashboard\/learner\/$/, role: "learner", nav: "/dashboard/learner/", view: learnerHome },
@@ -130,16 +132,6 @@ const firstName = (fullName) => (fullName || "").split(" ")[0];
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 // --- building nodes ------------------------------------------------------------------------------
-// el("a", {class: "btn", href}, "text", child): attributes by setAttribute, children as text nodes.
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value !== false && value !== null && value !== undefined) node.setAttribute(name, value === true ? "" : value);
-  }
-  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false && c !== ""));
-  return node;
-}
-
 let sprite = null;
 function icon(name, size = 20) {
   // The sprite's URL as the page wrote it (fingerprinted in production).

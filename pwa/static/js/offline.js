@@ -3,6 +3,8 @@
 // offline-capable when there is no connection, replays the outbox, and shows what is waiting.
 // The store and the protocol live in sync-engine.js (shared with the service worker).
 
+import { el } from "./dom.js";
+
 const Sync = self.PeerLearnSync;
 const root = document.documentElement;
 const userId = root.dataset.userId;
@@ -37,21 +39,13 @@ function relative(iso) {
 }
 
 // --- the badge and the outbox panel -------------------------------------------------------------
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
-
 function mountBadge() {
   const host = document.querySelector(".header-actions");
   if (!host || document.getElementById("outbox-badge")) return;
-  const badge = el("button", { id: "outbox-badge", type: "button", className: "outbox-badge", hidden: true });
-  badge.setAttribute("aria-haspopup", "dialog");
+  const badge = el("button", { id: "outbox-badge", type: "button", class: "outbox-badge", hidden: true, "aria-haspopup": "dialog" });
   badge.addEventListener("click", openPanel);
   host.prepend(badge);
-  const panel = el("dialog", { id: "outbox-panel", className: "outbox-panel" });
-  panel.setAttribute("aria-labelledby", "outbox-title");
+  const panel = el("dialog", { id: "outbox-panel", class: "outbox-panel", "aria-labelledby": "outbox-title" });
   panel.addEventListener("click", (event) => {
     if (event.target === panel) panel.close();
   });
@@ -79,14 +73,14 @@ async function refreshBadge() {
 
 function nextStep(item) {
   const code = item.error?.code;
-  const step = el("p", { className: "muted" }, NEXT_STEPS[code] || "");
+  const step = el("p", { class: "muted" }, NEXT_STEPS[code] || "");
   const session = item.args?.session;
   if ((code === "session_full" || code === "seat_taken") && session) {
     step.append(
       " ",
-      el("a", { href: `/sessions/${session}/`, textContent: "Join the waitlist" }),
+      el("a", { href: `/sessions/${session}/` }, "Join the waitlist"),
       " · ",
-      el("a", { href: "/sessions/", textContent: "See similar sessions" }),
+      el("a", { href: "/sessions/" }, "See similar sessions"),
     );
   }
   return step;
@@ -94,23 +88,23 @@ function nextStep(item) {
 
 function renderPanel(items) {
   const panel = document.getElementById("outbox-panel");
-  const list = el("ul", { className: "outbox-list" });
+  const list = el("ul", { class: "outbox-list" });
   for (const item of items) {
     const refused = item.state === "refused";
     const row = el(
       "li",
-      { className: `outbox-item${refused ? " outbox-item-refused" : ""}` },
+      { class: `outbox-item${refused ? " outbox-item-refused" : ""}` },
       el(
         "div",
         {},
-        el("strong", { textContent: item.label || item.name }),
-        el("span", { className: `chip ${refused ? "chip-cancelled" : "chip-pending"}`, textContent: refused ? "Not applied" : "Waiting" }),
-        refused ? el("p", { className: "outbox-reason", textContent: item.error?.message || "The server refused this change." }) : null,
-        refused ? nextStep(item) : el("p", { className: "muted", textContent: `Queued ${relative(item.createdAt)}` }),
+        el("strong", {}, item.label || item.name),
+        el("span", { class: `chip ${refused ? "chip-cancelled" : "chip-pending"}` }, refused ? "Not applied" : "Waiting"),
+        refused ? el("p", { class: "outbox-reason" }, item.error?.message || "The server refused this change.") : null,
+        refused ? nextStep(item) : el("p", { class: "muted" }, `Queued ${relative(item.createdAt)}`),
       ),
     );
     if (refused || item.mutationId === null) {
-      const discard = el("button", { type: "button", className: "btn btn-secondary", textContent: refused ? "Dismiss" : "Discard" });
+      const discard = el("button", { type: "button", class: "btn btn-secondary" }, refused ? "Dismiss" : "Discard");
       discard.addEventListener("click", async () => {
         await Sync.discard(db, item.seq);
         await refreshBadge();
@@ -119,15 +113,15 @@ function renderPanel(items) {
     }
     list.append(row);
   }
-  const retry = el("button", { type: "button", className: "btn btn-primary", textContent: "Retry now" });
+  const retry = el("button", { type: "button", class: "btn btn-primary" }, "Retry now");
   retry.addEventListener("click", () => syncNow({ announce: true }));
-  const close = el("button", { type: "button", className: "btn btn-secondary", textContent: "Close" });
+  const close = el("button", { type: "button", class: "btn btn-secondary" }, "Close");
   close.addEventListener("click", () => panel.close());
   panel.replaceChildren(
-    el("h2", { id: "outbox-title", className: "section-title", textContent: "Changes made offline" }),
-    el("p", { className: "muted", textContent: navigator.onLine ? "They are sent in the order you made them." : "You're offline. They will be sent when the connection returns." }),
-    items.length ? list : el("p", { textContent: "Nothing waiting." }),
-    el("div", { className: "form-actions" }, close, items.some((i) => i.state === "pending") ? retry : null),
+    el("h2", { id: "outbox-title", class: "section-title" }, "Changes made offline"),
+    el("p", { class: "muted" }, navigator.onLine ? "They are sent in the order you made them." : "You're offline. They will be sent when the connection returns."),
+    items.length ? list : el("p", {}, "Nothing waiting."),
+    el("div", { class: "form-actions" }, close, items.some((i) => i.state === "pending") ? retry : null),
   );
 }
 
