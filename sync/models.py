@@ -4,8 +4,30 @@ mutations, and the per-user change log that pulls read."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models.functions import Now
+
+
+class AppendOnly(models.Manager):
+    """Insert many log rows in one statement without building model instances' SQL one by one.
+
+    `bulk_create` compiles each row's database default (`Now()`) and reads the ids back; for
+    the hundreds of rows a sync push writes that was a tenth of its time. Columns with a
+    database default are left to the database, so times still come from its clock."""
+
+    def append(self, rows: list[models.Model], batch: int = 500) -> None:
+        connection = connections[self.db]
+        fields = [
+            f for f in self.model._meta.concrete_fields if not f.primary_key and f.db_default is models.NOT_PROVIDED
+        ]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), batch):
+                part = rows[start : start + batch]
+                params = [f.get_db_prep_save(getattr(row, f.attname), connection) for row in part for f in fields]
+                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(part))}", params)
 
 
 class SyncClient(models.Model):
@@ -36,6 +58,8 @@ class SyncMutation(models.Model):
     error_message = models.CharField(max_length=300, blank=True)
     processed_at = models.DateTimeField(db_default=Now())
 
+    objects = AppendOnly()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["client", "mutation_id"], name="sync_mutation_once")]
 
@@ -49,6 +73,8 @@ class Change(models.Model):
     kind = models.CharField(max_length=20)
     object_id = models.BigIntegerField()
     created_at = models.DateTimeField(db_default=Now())
+
+    objects = AppendOnly()
 
     class Meta:
         indexes = [

@@ -28,7 +28,7 @@ from rest_framework.exceptions import ValidationError
 
 from backend.core.errors import DomainError, Forbidden, flatten_detail
 from backend.core.events import held_back
-from sync import mutations
+from sync import changes, mutations
 from sync.models import MutationOutcome, SyncClient, SyncMutation
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def _apply_chunk(user, client_pk: int, chunk: list[QueuedMutation]) -> tuple[lis
     and its first mutation is answered `retry`."""
     results: list[dict] = []
     try:
-        with transaction.atomic():
+        with transaction.atomic(), changes.collected():
             # The lock orders concurrent pushes of one client (two tabs replaying at once).
             client = SyncClient.objects.select_for_update().get(pk=client_pk)
             last = client.last_mutation_id
@@ -97,7 +97,7 @@ def _apply_chunk(user, client_pk: int, chunk: list[QueuedMutation]) -> tuple[lis
                 records.append(_record(client, mutation, result))
                 results.append(result)
                 last = mutation.id
-            SyncMutation.objects.bulk_create(records)
+            SyncMutation.objects.append(records)
             if last != client.last_mutation_id:
                 SyncClient.objects.filter(pk=client.pk).update(last_mutation_id=last, last_seen_at=Now())
     except DatabaseError:

@@ -23,6 +23,7 @@ class Theme(models.TextChoices):
 
 
 TIMEZONE_CHOICES = sorted((name, name.replace("_", " ")) for name in zoneinfo.available_timezones())
+TIMEZONE_NAMES = frozenset(name for name, _ in TIMEZONE_CHOICES)
 
 
 class UserManager(BaseUserManager):

@@ -299,7 +299,13 @@ def booking_create(*, learner: User, session: Session) -> Booking:
     """
     if learner.role != Role.LEARNER:
         raise Forbidden("wrong_role", "Only learners book sessions.")
-    session = Session.objects.select_for_update().filter(pk=session.pk).first()
+    # Only what the checks read: replays book hundreds at a time, and a full row is mostly text.
+    session = (
+        Session.objects.select_for_update()
+        .only("id", "mentor_id", "is_private", "state", "starts_at", "capacity", "price_paise")
+        .filter(pk=session.pk)
+        .first()
+    )
     if session is None or session.is_private:
         raise DomainError("not_found", "That session does not exist.")
     if session.mentor_id == learner.pk:

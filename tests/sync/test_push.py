@@ -24,7 +24,7 @@ from backend.marketplace.models import (
     WaitlistEntry,
 )
 from sync import mutations
-from sync.models import SyncClient, SyncMutation
+from sync.models import Change, SyncClient, SyncMutation
 from tests.backend.marketplace.factories import a_session
 from tests.conftest import client_for
 
@@ -65,6 +65,12 @@ def test_a_batch_applies_in_order_through_the_services(learner, mentor, device):
     assert Follow.objects.filter(learner=learner, mentor=mentor).exists()
     assert SyncClient.objects.get(client_id=device).last_mutation_id == 3
     assert list(SyncMutation.objects.order_by("mutation_id").values_list("outcome", flat=True)) == ["applied"] * 3
+    # The chunk's change-log rows were written with it, for both the learner and the mentor.
+    for user in (learner, mentor):
+        assert set(Change.objects.filter(user=user, kind="booking").values_list("object_id", flat=True)) == set(
+            Booking.objects.values_list("pk", flat=True)
+        )
+    assert not Change.objects.filter(created_at__isnull=True).exists()
 
 
 def test_duplicates_are_acknowledged_with_the_first_answer_and_run_nothing(learner, mentor, device):
@@ -163,9 +169,9 @@ def test_a_database_failure_stops_the_batch_and_loses_at_most_the_chunk_in_fligh
     if commit_every == 1:  # the first mutation's transaction had committed
         assert statuses(response) == [(1, "applied"), (2, "retry")]
         assert list(Booking.objects.values_list("session_id", flat=True)) == [first.pk]
-    else:  # one transaction held all three: none of it stays
+    else:  # one transaction held all three: none of it stays, change log included
         assert statuses(response) == [(1, "retry")]
-        assert not Booking.objects.exists()
+        assert not Booking.objects.exists() and not Change.objects.exists()
     assert response.json()["last_mutation_id"] == (1 if commit_every == 1 else 0)
     assert not Follow.objects.exists() and not SyncMutation.objects.filter(mutation_id=2).exists()
 
@@ -333,3 +339,16 @@ def test_a_batchs_live_events_leave_together_after_it(learner, mentor, device, m
     seats = sorted((data["session"], data["seats_left"]) for _, event, data in messages if event == "session.seats")
     assert seats == [(shared.pk, 2), (other.pk, 2)]
     assert sum(event == "booking.created" for _, event, _ in messages) == 4  # learner and mentor, twice
+
+
+def test_a_profile_edit_with_an_unknown_timezone_is_refused_per_field(learner, device):
+    response = push(
+        client_for(learner),
+        device,
+        (1, "profile.update", {"timezone": "Mars/Base"}),
+        (2, "profile.update", {"timezone": "Europe/Berlin", "full_name": "Asha Rao"}),
+    )
+    assert statuses(response) == [(1, "refused"), (2, "applied")]
+    assert "timezone" in response.json()["results"][0]["error"]["fields"]
+    learner.refresh_from_db()
+    assert (learner.timezone, learner.full_name) == ("Europe/Berlin", "Asha Rao")
