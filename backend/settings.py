@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "backend.accounts",
     "backend.marketplace",
     "backend.dashboards",
+    "backend.rooms",
+    "backend.payments",
     "sync",
     "push",
 ]
@@ -142,10 +144,23 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py refuses (rather than waits) past max_connections; every socket's
+                # group_add/discard and send borrows one, so a connect burst needs many. Its
+                # default read timeout (5 s) equals channels_redis's blocking pop (5 s): the
+                # two race, and a lost race killed the socket's consumer, hence 15 s.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 1000, minimum=10),
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 5,
+                    }
+                ],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "peerlearn"),
-                # Room signalling bursts (ICE candidates) need headroom; a full queue drops silently.
-                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 500, minimum=100),
+                # One inbound queue per daphne process (channels_redis multiplexes its sockets'
+                # channels over it), so this bounds the whole process's backlog: room signalling
+                # bursts need headroom, and a full queue drops.
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 5000, minimum=100),
                 "expiry": 60,
             },
         }
@@ -159,7 +174,7 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "peerlearn"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "backend.core.layers.InMemoryChannelLayer"}}
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": "peerlearn",
@@ -309,6 +324,18 @@ SYNC_COMMIT_EVERY = env_int("SYNC_COMMIT_EVERY", 25, minimum=1)  # mutations per
 SYNC_CHANGE_RETENTION_DAYS = env_int("SYNC_CHANGE_RETENTION_DAYS", 30, minimum=2)
 SYNC_PULL_MAX_CHANGES = env_int("SYNC_PULL_MAX_CHANGES", 2000, minimum=10)
 
+# --- Live room ------------------------------------------------------------------------------
+ROOM_OPENS_MINUTES_BEFORE = env_int("ROOM_OPENS_MINUTES_BEFORE", 10, minimum=0)
+ROOM_CLOSES_MINUTES_AFTER = env_int("ROOM_CLOSES_MINUTES_AFTER", 15, minimum=0)
+# STUN servers, comma-separated ("stun:stun.example.org:3478"). Empty on the embedded default:
+# peers on one machine or one LAN connect over host candidates.
+ROOM_STUN_URLS = env_list("ROOM_STUN_URLS")
+# TURN with time-limited credentials (coturn's use-auth-secret / "TURN REST API"): the server
+# hands each member a username "<expiry>:<user id>" and HMAC-SHA1(secret, username) as password.
+ROOM_TURN_URLS = env_list("ROOM_TURN_URLS")  # "turn:turn.example.org:3478?transport=udp", "turns:…"
+ROOM_TURN_SECRET = env_str("ROOM_TURN_SECRET", "")
+ROOM_TURN_TTL_SECONDS = env_int("ROOM_TURN_TTL_SECONDS", 4 * 3600, minimum=300)
+
 # --- Installable app and service worker -----------------------------------------------------
 # django-pwa renders the manifest from these settings (backend/core/pwa.py serves it at
 # /manifest.webmanifest, and pwa/sw.js at /sw.js). Icon and screenshot URLs resolve lazily
@@ -382,3 +409,34 @@ PWA_APP_SHORTCUTS = [
 ]
 # Tests bump this to make /sw.js a different script (an "update") without touching files.
 PWA_SW_VERSION_SALT = env_str("PWA_SW_VERSION_SALT", "")
+
+# --- Payments (Razorpay) ---
+# backend/payments/gateway.py is the one module that talks to Razorpay. Live: set
+# RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET (from the dashboard) and the
+# base URL defaults to the real API. Without a key id the app runs in test-payment mode: the base
+# URL defaults to the local Razorpay stand-in (python -m backend.payments.standin, a test server,
+# never real money) and per-install test keys are generated into the data directory, where the
+# stand-in reads them too. PAYMENTS_TEST_MODE is what pages show as "test payments".
+from backend.env import env_required  # noqa: E402
+
+RAZORPAY_REAL_BASE_URL = "https://api.razorpay.com"
+RAZORPAY_STANDIN_BASE_URL = "http://127.0.0.1:8765"
+RAZORPAY_BASE_URL = (
+    env_url("RAZORPAY_BASE_URL", schemes=("https", "http"))
+    or (RAZORPAY_REAL_BASE_URL if env_str("RAZORPAY_KEY_ID") else RAZORPAY_STANDIN_BASE_URL)
+).rstrip("/")
+PAYMENTS_TEST_MODE = RAZORPAY_BASE_URL != RAZORPAY_REAL_BASE_URL
+if PAYMENTS_TEST_MODE:
+    RAZORPAY_KEY_ID = secret_from_env_or_file("RAZORPAY_KEY_ID", DATA_DIR / "razorpay_test_key_id", generate=True)
+    RAZORPAY_KEY_SECRET = secret_from_env_or_file(
+        "RAZORPAY_KEY_SECRET", DATA_DIR / "razorpay_test_key_secret", generate=True
+    )
+    RAZORPAY_WEBHOOK_SECRET = secret_from_env_or_file(
+        "RAZORPAY_WEBHOOK_SECRET", DATA_DIR / "razorpay_test_webhook_secret", generate=True
+    )
+else:  # real money: secrets only from the environment, never generated
+    RAZORPAY_KEY_ID = env_required("RAZORPAY_KEY_ID")
+    RAZORPAY_KEY_SECRET = env_required("RAZORPAY_KEY_SECRET")
+    RAZORPAY_WEBHOOK_SECRET = env_required("RAZORPAY_WEBHOOK_SECRET")
+RAZORPAY_TIMEOUT_SECONDS = env_int("RAZORPAY_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
+PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 10, minimum=0, maximum=50)

@@ -26,6 +26,8 @@ urlpatterns = [
     path("", include("backend.marketplace.urls")),
     path("", include("backend.accounts.urls")),
     path("dashboard/", include("backend.dashboards.urls")),
+    path("", include("backend.rooms.urls")),
+    path("", include("backend.payments.urls")),
     path("api/auth/", include("backend.accounts.api_urls")),
     path("api/", include("backend.marketplace.api_urls")),
     path("api/dashboard/learner/", dashboard_api.LearnerDashboardView.as_view(), name="api-dashboard-learner"),

@@ -28,7 +28,7 @@ WATCHES_PER_MINUTE = 20  # each watch costs a query; a page sends one per load o
 
 
 @database_sync_to_async
-def _user_from_token(raw: str):
+def user_from_token(raw: str):
     from rest_framework_simplejwt.authentication import JWTAuthentication
     from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
@@ -40,20 +40,25 @@ def _user_from_token(raw: str):
     return user if user.is_active else None
 
 
+async def socket_user(scope) -> tuple[object, str | None, bool]:
+    """(user, subprotocol to accept, token_refused). A client that offers the bearer
+    subprotocol is whoever its token names; otherwise the page's session user."""
+    protocols = scope.get("subprotocols") or []
+    if len(protocols) == 2 and protocols[0] == BEARER:
+        user = await user_from_token(protocols[1])
+        return user, BEARER, user is None
+    return scope.get("user"), None, False
+
+
 class UpdatesConsumer(AsyncWebsocketConsumer):
     async def connect(self):
-        protocols = self.scope.get("subprotocols") or []
-        subprotocol = None
-        user = self.scope.get("user")
         self.group: str | None = None
         self.watched: list[str] = []
         self.watch_times: list[float] = []
-        if len(protocols) == 2 and protocols[0] == BEARER:
-            user = await _user_from_token(protocols[1])
-            subprotocol = BEARER
-            if user is None:
-                await self.close(code=CLOSE_UNAUTHENTICATED)
-                return
+        user, subprotocol, refused = await socket_user(self.scope)
+        if refused:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         signed_in = user is not None and user.is_authenticated
         self.group = user_group(user.pk) if signed_in else None
         if self.group:

@@ -31,7 +31,6 @@ from backend.marketplace.models import BookingState, Domain, SessionState, Waitl
 SESSIONS_PER_PAGE = 20
 MENTORS_PER_PAGE = 24
 BOOKINGS_PER_PAGE = 20
-ROOM_OPENS_MINUTES_BEFORE = 10  # PRODUCT.md, "Live room"
 
 
 @page(Rule.PUBLIC)
@@ -474,8 +473,8 @@ def learner_booking(request, booking_id: int):
         "expired_hold": expired_hold,
         "upcoming": _is_active(booking) and ongoing,
         "can_cancel": _is_active(booking) and session.starts_at > now,
-        "room_opens_at": session.starts_at - timedelta(minutes=ROOM_OPENS_MINUTES_BEFORE),
-        "room_minutes": ROOM_OPENS_MINUTES_BEFORE,
+        "room_opens_at": session.starts_at - timedelta(minutes=settings.ROOM_OPENS_MINUTES_BEFORE),
+        "room_minutes": settings.ROOM_OPENS_MINUTES_BEFORE,
         "nav": "bookings",
     }
     return render(request, "dashboards/learner_booking.html", context)

@@ -4,6 +4,7 @@ mentor's reschedule; an anonymous visitor's session page and list follow the fre
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -25,6 +26,27 @@ def cast(name: str):
     learner = make_user(f"{name}.learner@example.com", "learner", full_name=f"{name.title()} Learner")
     LearnerProfile.objects.create(user=learner)
     return mentor, learner
+
+
+def record_update_frames(page) -> list[str]:
+    """Frames the page's updates socket receives from now on (a list the caller may clear)."""
+    frames: list[str] = []
+
+    def watch(socket):
+        if socket.url.endswith("/ws/updates/"):
+            socket.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    page.on("websocket", watch)
+    return frames
+
+
+def wait_for_frame(page, frames: list[str], text: str, timeout: float = 10) -> None:
+    """Wait until a recorded frame contains `text`. The socket must have joined its groups before
+    the test acts, or the event it waits for goes to nobody."""
+    deadline = time.monotonic() + timeout
+    while not any(text in frame for frame in frames):
+        assert time.monotonic() < deadline, f"no frame with {text!r} on the updates socket"
+        page.wait_for_timeout(50)
 
 
 class DaphneBrowserCase(ChannelsLiveServerTestCase):
@@ -56,10 +78,9 @@ class LiveUpdatesTest(DaphneBrowserCase):
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url("**/dashboard/learner/")
-            with page.expect_websocket(lambda ws: ws.url.endswith("/ws/updates/")) as socket_info:
-                page.reload()
-            socket = socket_info.value
-            socket.expect_event("framereceived", lambda frame: "hello" in str(frame), timeout=10000)
+            frames = record_update_frames(page)
+            page.reload()
+            wait_for_frame(page, frames, "hello")
             # The mentor reschedules through the API, so the event starts in daphne's process.
             response = page.request.post(
                 f"{self.live_server_url}/api/mentor/sessions/{session.pk}/reschedule/",
@@ -83,10 +104,11 @@ class SeatsLiveTest(DaphneBrowserCase):
         context = self.browser.new_context()
         try:
             page = context.new_page()
+            frames = record_update_frames(page)
             for path in (f"/sessions/{session.pk}/", "/sessions/"):
-                with page.expect_websocket(lambda ws: ws.url.endswith("/ws/updates/")) as socket_info:
-                    page.goto(f"{self.live_server_url}{path}")
-                socket_info.value.expect_event("framereceived", lambda f: "watching" in str(f), timeout=10000)
+                frames.clear()
+                page.goto(f"{self.live_server_url}{path}")
+                wait_for_frame(page, frames, "watching")
                 if path == "/sessions/":
                     break
                 seats = page.locator(f'[data-seats-for="{session.pk}"]')

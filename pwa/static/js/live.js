@@ -19,7 +19,42 @@ const MESSAGES = {
   "request.declined": "A request was declined.",
   "request.expired": "A request expired.",
   "review.created": "You received a new review.",
+  "session.live": "Your session is live: join now.",
 };
+
+// Room buttons ([data-room-for], rendered by the room_button tag) follow the room: a "soon"
+// button opens itself when the lobby opens, and "session.live" makes every one "Join now".
+function setRoomPhase(button, phase) {
+  button.dataset.roomPhase = phase;
+  button.classList.remove("is-disabled", "btn-ghost", "btn-secondary", "btn-primary");
+  button.removeAttribute("aria-disabled");
+  button.removeAttribute("tabindex");
+  const label = button.querySelector("svg") ? [button.querySelector("svg").cloneNode(true)] : [];
+  if (phase === "live") {
+    button.classList.add("btn-primary");
+    button.replaceChildren(...label, " Join now");
+  } else if (phase === "open") {
+    button.classList.add("btn-secondary");
+    button.replaceChildren(...label, ` ${button.dataset.labelLobby || "Enter the lobby"}`);
+  } else if (phase === "closed") {
+    button.remove();
+  }
+}
+
+function followRooms(event) {
+  const phase = { "session.live": "live", "session.completed": "closed", "session.cancelled": "closed" }[event.event];
+  if (!phase) return;
+  for (const button of document.querySelectorAll(`[data-room-for="${event.data.session}"]`)) setRoomPhase(button, phase);
+}
+
+for (const button of document.querySelectorAll('[data-room-phase="soon"][data-opens-at]')) {
+  const wait = Date.parse(button.dataset.opensAt) - Date.now();
+  // Timers longer than ~24 days overflow; nobody keeps a dashboard open that long anyway.
+  if (wait < 2 ** 31 - 1) setTimeout(() => button.dataset.roomPhase === "soon" && setRoomPhase(button, "open"), Math.max(wait, 0));
+}
+document.addEventListener("click", (event) => {
+  if (event.target.closest?.('[data-room-phase="soon"]')) event.preventDefault();
+});
 
 let delay = 1000;
 let socket = null;
@@ -81,8 +116,11 @@ function connect() {
       showSeats(message.data);
       return;
     }
+    followRooms(message);
     const text = MESSAGES[message.event];
-    if (text) showToast(text, "info");
+    // The room page hears its own session's news in the room; a toast over the call is noise.
+    const inRoom = document.getElementById("room-config") && message.event.startsWith("session.");
+    if (text && !inRoom) showToast(text, "info");
     document.dispatchEvent(new CustomEvent("peerlearn:event", { detail: message }));
   });
   socket.addEventListener("close", (event) => {

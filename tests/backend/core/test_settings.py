@@ -50,6 +50,9 @@ def production_env(tmp_path) -> dict[str, str]:
         "PEERLEARN_HTTPS": "true",
         "BEHIND_TLS_PROXY": "true",
         "PEERLEARN_DATA_DIR": str(tmp_path),
+        "RAZORPAY_KEY_ID": "rzp_live_example",
+        "RAZORPAY_KEY_SECRET": secrets.token_urlsafe(24),
+        "RAZORPAY_WEBHOOK_SECRET": secrets.token_urlsafe(24),
     }
 
 
@@ -57,6 +60,14 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", extra_env=production_env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_payments_would_be_test_payments(tmp_path):
+    settings_env = production_env(tmp_path)
+    for name in ("RAZORPAY_KEY_ID", "RAZORPAY_KEY_SECRET", "RAZORPAY_WEBHOOK_SECRET"):
+        del settings_env[name]
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", extra_env=settings_env)
+    assert result.returncode != 0 and "payments.W001" in result.stdout + result.stderr
 
 
 def test_postgresql_connections_come_from_a_pool_unless_turned_off(tmp_path):
@@ -125,9 +136,14 @@ def test_embedded_defaults_in_this_run(settings):
         assert settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     if os.environ.get("REDIS_URL"):
         assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+        from channels_redis.core import RedisChannelLayer
+
+        # A read that times out while channels_redis blocks on its queue kills the socket.
+        host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
+        assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout
         assert settings.HUEY["huey_class"] == "huey.RedisHuey"
     else:
-        assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
+        assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "backend.core.layers.InMemoryChannelLayer"
         assert settings.HUEY["huey_class"] == "huey.SqliteHuey"
 
 

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from backend.payments import views
+
+urlpatterns = [
+    path("api/payments/webhook/", views.webhook, name="payments-webhook"),
+    path("payments/checkout/<int:booking_id>/", views.checkout, name="checkout"),
+    path("payments/orders/<int:order_id>/test-pay/", views.checkout_test_pay, name="checkout-test-pay"),
+    path("payments/orders/<int:order_id>/verify/", views.checkout_verify, name="checkout-verify"),
+]

@@ -1,0 +1,14 @@
+"""Rooms nobody closed: a live session whose room window has passed is completed as it stands,
+with attendance from the presence records (idempotent: a completed session is left alone)."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from backend.rooms import services
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def rooms_complete_finished():
+    services.complete_finished_sessions()
