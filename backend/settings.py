@@ -327,6 +327,8 @@ SYNC_PULL_MAX_CHANGES = env_int("SYNC_PULL_MAX_CHANGES", 2000, minimum=10)
 # --- Live room ------------------------------------------------------------------------------
 ROOM_OPENS_MINUTES_BEFORE = env_int("ROOM_OPENS_MINUTES_BEFORE", 10, minimum=0)
 ROOM_CLOSES_MINUTES_AFTER = env_int("ROOM_CLOSES_MINUTES_AFTER", 15, minimum=0)
+# A mentor not in the room this long after the start is a no-show: cancelled and refunded.
+NO_SHOW_AFTER_MINUTES = env_int("NO_SHOW_AFTER_MINUTES", 10, minimum=1)
 # STUN servers, comma-separated ("stun:stun.example.org:3478"). Empty on the embedded default:
 # peers on one machine or one LAN connect over host candidates.
 ROOM_STUN_URLS = env_list("ROOM_STUN_URLS")
@@ -440,3 +442,7 @@ else:  # real money: secrets only from the environment, never generated
     RAZORPAY_WEBHOOK_SECRET = env_required("RAZORPAY_WEBHOOK_SECRET")
 RAZORPAY_TIMEOUT_SECONDS = env_int("RAZORPAY_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
 PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 10, minimum=0, maximum=50)
+# A mentor's share becomes withdrawable this long after the session completed (disputes first).
+EARNINGS_DISPUTE_HOURS = env_int("EARNINGS_DISPUTE_HOURS", 72, minimum=0)
+# Orders and refunds the gateway has been quiet about this long are asked after by a job.
+PAYMENTS_RECONCILE_AFTER_MINUTES = env_int("PAYMENTS_RECONCILE_AFTER_MINUTES", 20, minimum=1)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("backend.marketplace.urls")),
     path("", include("backend.accounts.urls")),
     path("dashboard/", include("backend.dashboards.urls")),
+    path("dashboard/admin/", include("backend.payments.admin_urls")),
     path("", include("backend.rooms.urls")),
     path("", include("backend.payments.urls")),
     path("api/auth/", include("backend.accounts.api_urls")),

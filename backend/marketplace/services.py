@@ -33,6 +33,7 @@ from backend.marketplace.models import (
     WaitlistEntry,
     WaitlistState,
 )
+from backend.payments.services import refunds_for_booking
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -274,19 +275,44 @@ def session_cancel(*, mentor: User, session: Session, reason: str = "") -> Sessi
     session = Session.objects.select_for_update().get(pk=session.pk, mentor=mentor)
     if session.state not in (SessionState.DRAFT, SessionState.SCHEDULED):
         raise Conflict("not_cancellable", "This session can no longer be cancelled.")
+    _cancel_session(session, by="mentor", reason=reason, requested_by=mentor)
+    return session
+
+
+def _cancel_session(session: Session, *, by: str, reason: str, requested_by=None) -> None:
+    """Cancel a locked session and every seat in it; confirmed seats are refunded in full
+    (the refunds reach the gateway after commit)."""
     audience = _audience(session)
     now = timezone.now()
     for booking in session.bookings.select_for_update().filter(state__in=[BookingState.HELD, BookingState.CONFIRMED]):
         booking.refund_paise = session.price_paise if booking.state == BookingState.CONFIRMED else 0
         booking.state = BookingState.CANCELLED
         booking.cancelled_at = now
-        booking.cancelled_by = "mentor"
+        booking.cancelled_by = by
         booking.save(update_fields=["state", "cancelled_at", "cancelled_by", "refund_paise"])
+        if booking.refund_paise:
+            refunds_for_booking(
+                booking=booking,
+                amount_paise=booking.refund_paise,
+                reason="no_show" if by == "no_show" else f"{by}_cancel",
+                requested_by=requested_by,
+            )
     session.state = SessionState.CANCELLED
     session.save(update_fields=["state", "updated_at"])
-    publish("session.cancelled", to=audience, data={"session": session.pk, "reason": reason[:300]})
+    publish("session.cancelled", to=audience, data={"session": session.pk, "reason": reason[:300], "by": by})
     announce_seats(session.pk)
-    return session
+
+
+@transaction.atomic
+def session_no_show(*, session: Session) -> bool:
+    """The mentor never came: PRODUCT.md's no-show rule cancels the session and refunds every
+    confirmed seat in full. The caller (a job) decides it is a no-show from the room's presence
+    records; this re-checks the state under the lock, so a late "Go live" wins or loses cleanly."""
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.state != SessionState.SCHEDULED:
+        return False
+    _cancel_session(session, by="no_show", reason="The mentor did not join the session.")
+    return True
 
 
 # --- bookings -------------------------------------------------------------------------------------
@@ -379,6 +405,10 @@ def booking_cancel(*, learner: User, booking: Booking) -> Booking:
     booking.cancelled_by = "learner"
     booking.refund_paise = quote["refund_paise"]
     booking.save(update_fields=["state", "cancelled_at", "cancelled_by", "refund_paise"])
+    if booking.refund_paise:
+        refunds_for_booking(
+            booking=booking, amount_paise=booking.refund_paise, reason="learner_cancel", requested_by=learner
+        )
     WaitlistEntry.objects.filter(offered_booking=booking).update(state=WaitlistState.LEFT)
     publish(
         "booking.cancelled",

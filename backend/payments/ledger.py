@@ -4,7 +4,9 @@ balance below zero raises LedgerError and writes nothing.
 
     charge / tip       external −gross, platform:fees +fee, mentor pending +share
     refund             the reverse, fee and share returned in the charge's proportion,
-                       the share taken from pending first, then available
+                       the share taken from pending first, then available; what the mentor no
+                       longer holds (already withdrawn) goes to mentor:<id>:owed, negative
+                       while they owe it (the payer is refunded regardless)
     release            pending → available (session completed, dispute window over)
     withdrawal_hold    available → withdrawing
     withdrawal_paid    withdrawing → external
@@ -43,6 +45,13 @@ def withdrawing(mentor_id: int) -> str:
     return f"mentor:{mentor_id}:withdrawing"
 
 
+def owed(mentor_id: int) -> str:
+    return f"mentor:{mentor_id}:owed"
+
+
+WALLET_FIELDS = {"pending": "pending_paise", "available": "available_paise", "withdrawing": "withdrawing_paise"}
+
+
 def split(gross_paise: int, fee_percent: int | None = None) -> tuple[int, int]:
     """(platform fee, mentor share) of a gross amount; the fee rounds half up to the paisa and
     the share is the rest, so the two always add up to the gross exactly."""
@@ -71,10 +80,9 @@ def _post(
     if sum(amount for _, amount in lines) != 0:  # a bug, never a user's doing
         raise AssertionError(f"unbalanced {kind}: {lines}")
     if wallet is not None:
-        fields = {"pending": "pending_paise", "available": "available_paise", "withdrawing": "withdrawing_paise"}
         for account, amount in lines:
-            if account.startswith(f"mentor:{mentor_id}:"):
-                field = fields[account.rsplit(":", 1)[1]]
+            bucket = account.rsplit(":", 1)[1] if account.startswith(f"mentor:{mentor_id}:") else None
+            if field := WALLET_FIELDS.get(bucket):
                 setattr(wallet, field, getattr(wallet, field) + amount)
         if min(wallet.pending_paise, wallet.available_paise, wallet.withdrawing_paise) < 0:
             raise LedgerError("insufficient_balance", "There is not enough money in the balance for this.")
@@ -114,12 +122,18 @@ def refund(*, mentor_id: int, amount_paise: int, charged_paise: int, charged_fee
     fee_back = charged_fee_paise * amount_paise // charged_paise
     share_back = amount_paise - fee_back
     wallet = _wallet(mentor_id)
-    from_pending = min(share_back, wallet.pending_paise)
+    # Take the share back from this booking's own pending money first: another booking's pending
+    # money is not this one's to give, and would be missing when that booking is released.
+    booking_id = refs.get("booking_id") or getattr(refs.get("booking"), "pk", None)
+    own_pending = _booking_pending(mentor_id, booking_id) if booking_id else wallet.pending_paise
+    from_pending = min(share_back, max(own_pending, 0), wallet.pending_paise)
+    from_available = min(share_back - from_pending, wallet.available_paise)
     lines = [
         (EXTERNAL, amount_paise),
         (PLATFORM_FEES, -fee_back),
         (pending(mentor_id), -from_pending),
-        (available(mentor_id), -(share_back - from_pending)),
+        (available(mentor_id), -from_available),
+        (owed(mentor_id), -(share_back - from_pending - from_available)),
     ]
     txn = _post(EntryKind.REFUND, lines, mentor_id=mentor_id, wallet=wallet, **refs)
     return Posted(txn, fee_back, share_back)
@@ -130,6 +144,32 @@ def release(*, mentor_id: int, amount_paise: int, **refs) -> Posted:
     _positive(amount_paise)
     lines = [(pending(mentor_id), -amount_paise), (available(mentor_id), amount_paise)]
     return Posted(_post(EntryKind.RELEASE, lines, mentor_id=mentor_id, wallet=_wallet(mentor_id), **refs))
+
+
+def _booking_pending(mentor_id: int, booking_id: int) -> int:
+    entries = LedgerEntry.objects.filter(account=pending(mentor_id), booking_id=booking_id)
+    return entries.aggregate(total=Sum("amount_paise"))["total"] or 0
+
+
+@transaction.atomic
+def release_booking(*, mentor_id: int, booking_id: int) -> Posted | None:
+    """Release what is still pending of one booking's money (its charge and tips, less
+    refunds). Summed under the wallet lock, so two jobs at once release it once."""
+    wallet = _wallet(mentor_id)
+    held = _booking_pending(mentor_id, booking_id)
+    if held <= 0:
+        return None
+    lines = [(pending(mentor_id), -held), (available(mentor_id), held)]
+    return Posted(
+        _post(
+            EntryKind.RELEASE,
+            lines,
+            mentor_id=mentor_id,
+            wallet=wallet,
+            booking_id=booking_id,
+            reference=f"release-{booking_id}",
+        )
+    )
 
 
 @transaction.atomic

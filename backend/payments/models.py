@@ -74,11 +74,18 @@ class OrderState(models.TextChoices):
     REFUNDED = "refunded", "Refunded"
 
 
+class OrderPurpose(models.TextChoices):
+    BOOKING = "booking", "Session"
+    TIP = "tip", "Tip"
+
+
 class PaymentOrder(models.Model):
-    """One gateway order: what a learner is asked to pay for a held booking. The gateway's
-    `payment.captured` webhook (or the checkout callback, verified) settles it once."""
+    """One gateway order: what a learner is asked to pay for a held booking, or a tip for a
+    session they booked. The gateway's `payment.captured` webhook (or the checkout callback,
+    verified) settles it once."""
 
     booking = models.ForeignKey("marketplace.Booking", on_delete=models.PROTECT, related_name="payment_orders")
+    purpose = models.CharField(max_length=8, choices=OrderPurpose.choices, default=OrderPurpose.BOOKING)
     payer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payment_orders")
     mentor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     amount_paise = models.PositiveIntegerField()
@@ -99,6 +106,42 @@ class PaymentOrder(models.Model):
             models.UniqueConstraint(
                 fields=["payment_id"], condition=~models.Q(payment_id=""), name="payments_payment_once"
             )
+        ]
+
+
+class RefundState(models.TextChoices):
+    REQUESTED = "requested", "Being refunded"
+    PROCESSED = "processed", "Refunded"
+    FAILED = "failed", "Refund failed"
+
+
+class Refund(models.Model):
+    """Money we decided to give back from an order's payment, and what the gateway made of it.
+    Created in the transaction that decides it (a cancellation, a no-show, an admin, a payment
+    that came after its hold); huey asks the gateway after commit with our id as the
+    idempotency key, and the `refund.processed` webhook posts the ledger entries."""
+
+    order = models.ForeignKey(PaymentOrder, on_delete=models.PROTECT, related_name="refunds")
+    payment_id = models.CharField(max_length=64)  # the order's payment, or a duplicate payment of it
+    amount_paise = models.PositiveIntegerField()
+    reason = models.CharField(max_length=40)  # learner_cancel, mentor_cancel, no_show, admin, …
+    note = models.CharField(max_length=300, blank=True)
+    state = models.CharField(max_length=10, choices=RefundState.choices, default=RefundState.REQUESTED)
+    gateway_refund_id = models.CharField(max_length=64, blank=True)
+    failure = models.CharField(max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "created_at"], name="payments_refund_by_state")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_paise__gt=0), name="payments_refund_positive"),
+            models.UniqueConstraint(
+                fields=["gateway_refund_id"], condition=~models.Q(gateway_refund_id=""), name="payments_refund_once"
+            ),
         ]
 
 

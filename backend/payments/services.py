@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from backend.accounts.audit import audit_record
-from backend.core.errors import Conflict, DomainError
+from backend.accounts.models import Role
+from backend.core.errors import Conflict, DomainError, Forbidden
 from backend.core.events import publish
-from backend.marketplace.models import Booking, BookingState
+from backend.marketplace.models import Booking, BookingState, SessionState
 from backend.payments import ledger
-from backend.payments.models import EntryKind, OrderState, PaymentOrder
+from backend.payments.models import EntryKind, OrderPurpose, OrderState, PaymentOrder, Refund, RefundState
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ def payment_settle(*, gateway_order_id: str, payment_id: str, amount_paise: int,
     if amount_paise != order.amount_paise or currency != order.currency:
         # The door audits it: anything written here rolls back with the refusal.
         raise Conflict("amount_mismatch", "The payment does not match the order.")
+    if order.purpose == OrderPurpose.TIP:
+        return _tip_settle(order, payment_id)
     booking = Booking.objects.select_for_update().select_related("session").get(pk=order.booking_id)
     now = timezone.now()
     posted = ledger.charge(
@@ -77,36 +82,265 @@ def payment_settle(*, gateway_order_id: str, payment_id: str, amount_paise: int,
     return Settled(order, "refund_due", amount_paise)
 
 
-@transaction.atomic
-def payment_refunded(*, order: PaymentOrder, amount_paise: int, refund_id: str) -> PaymentOrder:
-    """The gateway refunded `amount_paise` of the order's payment: post it (once per refund id)."""
-    order = PaymentOrder.objects.select_for_update().get(pk=order.pk)
-    if ledger.already_posted(reference=refund_id):
-        return order
-    if amount_paise > order.amount_paise - order.refunded_paise:
-        raise Conflict("refund_too_large", "A refund cannot exceed what is left of the payment.")
-    ledger.refund(
+def _tip_settle(order: PaymentOrder, payment_id: str) -> Settled:
+    posted = ledger.charge(
         mentor_id=order.mentor_id,
-        amount_paise=amount_paise,
-        charged_paise=order.amount_paise,
-        charged_fee_paise=order.fee_paise,
+        gross_paise=order.amount_paise,
+        kind=EntryKind.TIP,
         booking_id=order.booking_id,
-        reference=refund_id,
+        reference=payment_id,
     )
-    order.refunded_paise += amount_paise
-    if order.refunded_paise == order.amount_paise:
-        order.state = OrderState.REFUNDED
-    order.save(update_fields=["refunded_paise", "state"])
-    return order
+    order.state, order.payment_id, order.paid_at = OrderState.PAID, payment_id, timezone.now()
+    order.fee_paise, order.outcome = posted.fee_paise, "tipped"
+    order.save()
+    publish(
+        "tip.received",
+        to=[order.mentor_id, order.payer_id],
+        data={"booking": order.booking_id, "amount_paise": order.amount_paise, "share_paise": posted.share_paise},
+    )
+    return Settled(order, "tipped")
 
 
-def schedule_refund(order: PaymentOrder, *, payment_id: str, amount_paise: int) -> None:
-    """Give a payment back through the gateway after this transaction commits (huey). The
-    ledger entry follows from the `refund.processed` webhook."""
+@transaction.atomic
+def order_abandon(*, order: PaymentOrder, now=None) -> bool:
+    """Close an order nobody paid once it can no longer be paid: its seat hold lapsed (or the
+    booking ended otherwise), or a tip order a day old. False if it is still payable."""
+    now = now or timezone.now()
+    order = PaymentOrder.objects.select_for_update().select_related("booking").get(pk=order.pk)
+    if order.state != OrderState.CREATED:
+        return False
+    booking = order.booking
+    if order.purpose == OrderPurpose.TIP:
+        payable = order.created_at > now - timedelta(days=1)
+    else:
+        payable = booking.state == BookingState.HELD and (
+            booking.hold_expires_at is None or booking.hold_expires_at > now
+        )
+    if payable:
+        return False
+    order.state, order.outcome = OrderState.FAILED, "abandoned"
+    order.save(update_fields=["state", "outcome"])
+    return True
+
+
+# --- tips -------------------------------------------------------------------------------------------
+TIP_MIN_PAISE, TIP_MAX_PAISE = 1_000, 1_000_000  # ₹10 … ₹10,000
+TIP_DAYS_AFTER = 7  # a thank-you belongs close to the session
+
+
+def tip_start(*, learner, booking: Booking, amount_paise: int) -> PaymentOrder:
+    """A gateway order for a tip to the mentor of a session the learner had a seat in, while it
+    is live or within a week after it. Paid through the same checkout; settled as a tip."""
+    from backend.payments import gateway
+
+    if not isinstance(amount_paise, int) or isinstance(amount_paise, bool):
+        raise DomainError("invalid_amount", "Choose how much to tip.")
+    if not TIP_MIN_PAISE <= amount_paise <= TIP_MAX_PAISE:
+        raise DomainError("invalid_amount", "A tip is between ₹10 and ₹10,000.")
+    booking = (
+        Booking.objects.select_related("session")
+        .filter(pk=booking.pk, learner=learner, state=BookingState.CONFIRMED)
+        .first()
+    )
+    now = timezone.now()
+    session = booking.session if booking else None
+    if (
+        session is None
+        or session.state not in (SessionState.LIVE, SessionState.COMPLETED)
+        or session.ends_at + timedelta(days=TIP_DAYS_AFTER) < now
+    ):
+        raise Conflict("not_tippable", "Tips are for sessions you attended, up to a week afterwards.")
+    tips_so_far = PaymentOrder.objects.filter(booking=booking, purpose=OrderPurpose.TIP).count()
+    remote = gateway.create_order(
+        amount_paise=amount_paise,
+        receipt=f"tip-{booking.pk}-{tips_so_far + 1}",
+        notes={"booking": str(booking.pk), "learner": str(learner.pk), "purpose": "tip"},
+    )
+    return PaymentOrder.objects.create(
+        booking=booking,
+        purpose=OrderPurpose.TIP,
+        payer=learner,
+        mentor_id=session.mentor_id,
+        amount_paise=amount_paise,
+        gateway_order_id=remote["id"],
+    )
+
+
+# --- refunds ----------------------------------------------------------------------------------------
+def _refundable_left(order: PaymentOrder) -> int:
+    """What of the order's payment is not yet refunded or on its way back."""
+    asked = (
+        Refund.objects.filter(order=order, payment_id=order.payment_id)
+        .exclude(state=RefundState.FAILED)
+        .aggregate(total=Sum("amount_paise"))["total"]
+        or 0
+    )
+    return order.amount_paise - asked
+
+
+@transaction.atomic
+def refund_request(
+    *, order: PaymentOrder, amount_paise: int, reason: str, note: str = "", requested_by=None, payment_id: str = ""
+) -> Refund:
+    """Decide to give back `amount_paise` of an order's captured payment. The gateway is asked
+    after commit (huey, our refund id as its idempotency key); the `refund.processed` webhook
+    posts the ledger entries. `payment_id` names another payment than the order's own (a
+    duplicate payment, which never entered the ledger)."""
+    order = PaymentOrder.objects.select_for_update().get(pk=order.pk)
+    if not isinstance(amount_paise, int) or isinstance(amount_paise, bool) or amount_paise <= 0:
+        raise DomainError("invalid_amount", "A refund must be a positive number of paise.")
+    payment_id = payment_id or order.payment_id
+    if not payment_id or (payment_id == order.payment_id and order.state not in (OrderState.PAID,)):
+        raise Conflict("not_refundable", "This payment was not captured or is fully refunded.")
+    if payment_id == order.payment_id and amount_paise > _refundable_left(order):
+        raise Conflict("refund_too_large", "A refund cannot exceed what is left of the payment.")
+    refund = Refund.objects.create(
+        order=order,
+        payment_id=payment_id,
+        amount_paise=amount_paise,
+        reason=reason[:40],
+        note=note[:300],
+        requested_by=requested_by,
+    )
+    audit_record(
+        action="payment.refund_requested",
+        actor=requested_by,
+        target=refund,
+        order=order.pk,
+        amount_paise=amount_paise,
+        reason=reason,
+    )
+    transaction.on_commit(lambda: _enqueue_refund(refund.pk))
+    return refund
+
+
+def _enqueue_refund(refund_id: int) -> None:
     from backend.payments.tasks import refund_payment
 
-    key = f"refund-{order.pk}-{payment_id}"[:64]
-    transaction.on_commit(lambda: refund_payment(order.pk, payment_id, amount_paise, key))
+    refund_payment(refund_id)
+
+
+def schedule_refund(order: PaymentOrder, *, payment_id: str, amount_paise: int) -> Refund:
+    """Give back a payment that cannot buy anything: it came after its hold ran out, or it paid
+    an order already paid. Once per payment, however many times the webhook and the browser
+    report it."""
+    with transaction.atomic():
+        PaymentOrder.objects.select_for_update().get(pk=order.pk)
+        existing = Refund.objects.filter(payment_id=payment_id, reason__in=AUTOMATIC_REASONS).first()
+        if existing is not None:
+            return existing
+        reason = "duplicate_payment" if payment_id != order.payment_id else "hold_expired"
+        return refund_request(order=order, amount_paise=amount_paise, reason=reason, payment_id=payment_id)
+
+
+AUTOMATIC_REASONS = ("duplicate_payment", "hold_expired")
+
+
+def refunds_for_booking(*, booking: Booking, amount_paise: int, reason: str, requested_by=None) -> list[Refund]:
+    """Refund up to `amount_paise` of what was paid for a booking's seat (a cancellation, a
+    no-show): taken from its paid session orders, newest first. Runs in the caller's
+    transaction. Bookings confirmed without a gateway payment (demo data) have nothing to
+    refund through the gateway."""
+    refunds = []
+    orders = PaymentOrder.objects.filter(booking=booking, purpose=OrderPurpose.BOOKING, state=OrderState.PAID)
+    for order in orders.order_by("-id"):
+        left = min(_refundable_left(order), amount_paise)
+        if left <= 0:
+            continue
+        refunds.append(refund_request(order=order, amount_paise=left, reason=reason, requested_by=requested_by))
+        amount_paise -= left
+        if amount_paise <= 0:
+            break
+    if amount_paise > 0 and not refunds:
+        log.info("booking %s: %s paise due back but no gateway payment to refund", booking.pk, amount_paise)
+    return refunds
+
+
+def refund_by_admin(*, admin, order: PaymentOrder, amount_paise: int, note: str) -> Refund:
+    """An admin gives back part or all of a payment (a dispute, a goodwill gesture)."""
+    if getattr(admin, "role", None) != Role.ADMIN:
+        raise Forbidden("wrong_role", "Only admins refund payments.")
+    if not note.strip():
+        raise DomainError("note_required", "Say why the payment is refunded.")
+    return refund_request(order=order, amount_paise=amount_paise, reason="admin", note=note.strip(), requested_by=admin)
+
+
+@transaction.atomic
+def refund_sent(*, refund: Refund, gateway_refund_id: str, status: str) -> Refund:
+    """The gateway accepted the refund; a refund it reports processed already is posted now."""
+    refund = Refund.objects.select_for_update().get(pk=refund.pk)
+    if not refund.gateway_refund_id:
+        refund.gateway_refund_id = gateway_refund_id
+        refund.save(update_fields=["gateway_refund_id"])
+    if status == "processed":
+        return refund_processed(
+            gateway_refund_id=gateway_refund_id, payment_id=refund.payment_id, amount_paise=refund.amount_paise
+        )
+    return refund
+
+
+@transaction.atomic
+def refund_failed(*, refund: Refund | None = None, gateway_refund_id: str = "", failure: str) -> Refund | None:
+    """The gateway refused the refund for good: an admin sees it in the refunds queue."""
+    refund = (
+        Refund.objects.select_for_update().filter(pk=refund.pk).first()
+        if refund is not None
+        else Refund.objects.select_for_update().filter(gateway_refund_id=gateway_refund_id).first()
+    )
+    if refund is None or refund.state != RefundState.REQUESTED:
+        return refund
+    refund.state, refund.failure = RefundState.FAILED, failure[:200]
+    refund.save(update_fields=["state", "failure"])
+    audit_record(action="payment.refund_failed", target=refund, order=refund.order_id, failure=failure[:200])
+    return refund
+
+
+@transaction.atomic
+def refund_processed(*, gateway_refund_id: str, payment_id: str, amount_paise: int, our_id: str = "") -> Refund | None:
+    """The money is back with the payer: post the refund to the ledger, once per gateway
+    refund id. A refund made outside PeerLearn (in the gateway's dashboard) is recorded too."""
+    refund = Refund.objects.select_for_update().filter(gateway_refund_id=gateway_refund_id).first()
+    if refund is None and our_id.isdigit():
+        refund = Refund.objects.select_for_update().filter(pk=int(our_id), gateway_refund_id="").first()
+    order = PaymentOrder.objects.select_for_update().filter(payment_id=payment_id).first()
+    if refund is None:
+        if order is None:
+            return None
+        refund = Refund.objects.create(
+            order=order,
+            payment_id=payment_id,
+            amount_paise=amount_paise,
+            reason="gateway",
+            note="Refunded outside PeerLearn",
+        )
+    if refund.state == RefundState.PROCESSED:
+        return refund
+    refund.gateway_refund_id = gateway_refund_id
+    refund.state, refund.processed_at = RefundState.PROCESSED, timezone.now()
+    refund.save(update_fields=["gateway_refund_id", "state", "processed_at"])
+    if order is not None and not ledger.already_posted(reference=gateway_refund_id):
+        # Only the order's own payment entered the ledger; a duplicate payment's refund did not.
+        if amount_paise > order.amount_paise - order.refunded_paise:
+            raise Conflict("refund_too_large", "A refund cannot exceed what is left of the payment.")
+        ledger.refund(
+            mentor_id=order.mentor_id,
+            amount_paise=amount_paise,
+            charged_paise=order.amount_paise,
+            charged_fee_paise=order.fee_paise,
+            booking_id=order.booking_id,
+            reference=gateway_refund_id,
+        )
+        order.refunded_paise += amount_paise
+        if order.refunded_paise == order.amount_paise:
+            order.state = OrderState.REFUNDED
+        order.save(update_fields=["refunded_paise", "state"])
+    payer = refund.order.payer_id
+    publish(
+        "refund.processed",
+        to=[payer],
+        data={"booking": refund.order.booking_id, "amount_paise": amount_paise, "refund": refund.pk},
+    )
+    return refund
 
 
 MAX_ATTEMPTS = 3  # orders per booking: a failed payment may be retried twice, with any method
@@ -123,10 +357,11 @@ def checkout_start(*, learner, booking: Booking) -> PaymentOrder:
     now = timezone.now()
     if booking.state != BookingState.HELD or (booking.hold_expires_at and booking.hold_expires_at <= now):
         raise Conflict("not_payable", "This seat is no longer held for you. Book again to pay.")
-    open_order = PaymentOrder.objects.filter(booking=booking, state=OrderState.CREATED).order_by("-id").first()
+    orders = PaymentOrder.objects.filter(booking=booking, purpose=OrderPurpose.BOOKING)
+    open_order = orders.filter(state=OrderState.CREATED).order_by("-id").first()
     if open_order is not None:
         return open_order
-    attempts = PaymentOrder.objects.filter(booking=booking).count()
+    attempts = orders.count()
     if attempts >= MAX_ATTEMPTS:
         raise Conflict("too_many_attempts", "This booking has had three payment attempts. Book again to retry.")
     amount = booking.session.price_paise

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from backend.accounts.audit import audit_record
 from backend.core.errors import DomainError
 from backend.payments import services
-from backend.payments.models import PaymentOrder, WebhookEvent
+from backend.payments.models import WebhookEvent
 
 log = logging.getLogger(__name__)
 HANDLED = ("payment.captured", "order.paid", "payment.failed", "refund.processed", "refund.failed")
@@ -62,12 +62,16 @@ def _apply(kind: str, event: dict) -> str:
         return "failed_noted"
     if kind in ("refund.processed", "refund.failed"):
         refund = _entity(event, "refund")
-        order = PaymentOrder.objects.filter(payment_id=str(refund.get("payment_id") or "")).first()
-        if order is None:
-            return "unknown_payment"
+        if not refund.get("id") or not refund.get("payment_id"):
+            return "ignored_incomplete"
         if kind == "refund.failed":
-            audit_record(action="payment.refund_failed", order=order.pk, refund=refund.get("id"))
-            return "refund_failed_noted"
-        services.payment_refunded(order=order, amount_paise=int(refund.get("amount") or 0), refund_id=str(refund["id"]))
-        return "refund_posted"
+            failed = services.refund_failed(gateway_refund_id=str(refund["id"]), failure="The bank could not refund.")
+            return "refund_failed_noted" if failed else "unknown_refund"
+        posted = services.refund_processed(
+            gateway_refund_id=str(refund["id"]),
+            payment_id=str(refund["payment_id"]),
+            amount_paise=int(refund.get("amount") or 0),
+            our_id=str((refund.get("notes") or {}).get("refund", "")) if isinstance(refund.get("notes"), dict) else "",
+        )
+        return "refund_posted" if posted else "unknown_payment"
     return "ignored"

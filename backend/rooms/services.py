@@ -3,14 +3,16 @@ room after they commit; the dashboards hear about going live and ending through 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from backend.core.errors import Conflict, DomainError, Forbidden
 from backend.core.events import publish
+from backend.marketplace import services as marketplace_services
 from backend.marketplace.models import Booking, BookingState, Session, SessionState
 from backend.rooms import selectors
 from backend.rooms.models import ChatMessage, ChecklistMark, Presence, RoomState, Stroke
@@ -139,6 +141,24 @@ def complete_finished_sessions(*, now: datetime | None = None) -> int:
             session_complete(session=session)
             done += 1
     return done
+
+
+def cancel_no_shows(*, now: datetime | None = None) -> int:
+    """Sessions whose mentor has not been in the room NO_SHOW_AFTER_MINUTES after the start,
+    with learners holding confirmed seats: cancelled and refunded in full (PRODUCT.md). A
+    mentor who came to the lobby but has not gone live yet is not a no-show."""
+    now = now or timezone.now()
+    late = now - timedelta(minutes=settings.NO_SHOW_AFTER_MINUTES)
+    candidates = (
+        Session.objects.filter(
+            state=SessionState.SCHEDULED, starts_at__lte=late, starts_at__gte=now - timedelta(days=1)
+        )
+        .filter(bookings__state=BookingState.CONFIRMED)
+        .exclude(presences__role="mentor")
+        .distinct()
+        .only("id")
+    )
+    return sum(marketplace_services.session_no_show(session=session) for session in candidates)
 
 
 # --- what the room keeps ----------------------------------------------------------------------------

@@ -127,3 +127,4 @@ class LedgerPropertyTest(HypothesisTestCase):
                 "withdrawing": wallet.withdrawing_paise,
             }
             assert min(sums.values()) >= 0
+            assert ledger.balance(ledger.owed(mentor.pk)) <= 0  # what a mentor owes, never a credit
