@@ -95,7 +95,7 @@ def _tip_settle(order: PaymentOrder, payment_id: str) -> Settled:
     order.save()
     publish(
         "tip.received",
-        to=[order.mentor_id, order.payer_id],
+        to=[order.mentor_id],
         data={"booking": order.booking_id, "amount_paise": order.amount_paise, "share_paise": posted.share_paise},
     )
     return Settled(order, "tipped")

@@ -19,6 +19,8 @@ const MESSAGES = {
   "request.declined": "A request was declined.",
   "request.expired": "A request expired.",
   "review.created": "You received a new review.",
+  "refund.processed": "A refund is on its way to how you paid.",
+  "tip.received": "A tip arrived. Thank you!",
   "session.live": "Your session is live: join now.",
 };
 
