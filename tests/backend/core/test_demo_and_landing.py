@@ -15,6 +15,15 @@ def test_demo_data_is_believable_marked_and_idempotent():
     assert Session.objects.filter(state="scheduled").exists() and Session.objects.filter(state="completed").exists()
     assert Review.objects.exists()
     assert not User.objects.filter(is_demo=False).exists()
+    # Paid seats have their money in the ledger (balanced), released for past sessions.
+    from django.db.models import Sum
+
+    from backend.payments.models import LedgerEntry, PaymentOrder, Wallet
+
+    paid = Booking.objects.filter(session__price_paise__gt=0).count()
+    assert paid and PaymentOrder.objects.filter(outcome="demo", state="paid").count() == paid
+    assert LedgerEntry.objects.aggregate(total=Sum("amount_paise"))["total"] == 0
+    assert Wallet.objects.filter(available_paise__gt=0).exists()
     call_command("demo_data", quiet_logins=True, force=True)
     assert (User.objects.count(), Session.objects.count(), Booking.objects.count(), Review.objects.count()) == counts
     call_command("demo_data", reset=True, quiet_logins=True, force=True)

@@ -137,7 +137,16 @@ class Command(BaseCommand):
             self._print_logins(password)
 
     def _reset(self):
+        from backend.payments.models import LedgerEntry, PaymentOrder, PayoutMethod, Refund, Wallet, Withdrawal
+
         demo = User.objects.filter(is_demo=True)
+        # Money rows protect what they record; demo money goes first.
+        LedgerEntry.objects.filter(mentor__in=demo).delete()
+        Refund.objects.filter(order__payer__in=demo).delete()
+        PaymentOrder.objects.filter(payer__in=demo).delete()
+        Withdrawal.objects.filter(mentor__in=demo).delete()
+        PayoutMethod.objects.filter(mentor__in=demo).delete()
+        Wallet.objects.filter(mentor__in=demo).delete()
         Review.objects.filter(booking__learner__in=demo).delete()
         Booking.objects.filter(learner__in=demo).delete()
         Booking.objects.filter(session__mentor__in=demo).delete()
@@ -226,6 +235,8 @@ class Command(BaseCommand):
                     booking = Booking.objects.create(
                         session=session, learner=learner, state=BookingState.CONFIRMED, attended=past
                     )
+                    if session.price_paise:
+                        self._demo_payment(booking, released=past)
                     if past and rng.random() < 0.8:
                         Review.objects.create(
                             booking=booking, rating=rng.choice([4, 5, 5, 5, 4, 3]), comment=rng.choice(COMMENTS)
@@ -235,6 +246,35 @@ class Command(BaseCommand):
                 f"Created demo data: {len(mentors) + 1} mentors, {len(learners)} learners, {Session.objects.filter(mentor__is_demo=True).count()} sessions."
             )
         )
+
+    def _demo_payment(self, booking: Booking, *, released: bool) -> None:
+        """The ledger as if the demo learner had paid (marked demo: no gateway saw it), so
+        earnings, balances and receipts show real sums of real entries."""
+        from backend.payments import ledger
+        from backend.payments.models import OrderState, PaymentOrder
+
+        payment_id = f"pay_demo{booking.pk:08d}"
+        posted = ledger.charge(
+            mentor_id=booking.session.mentor_id,
+            gross_paise=booking.session.price_paise,
+            booking=booking,
+            reference=payment_id,
+            memo="Demo payment",
+        )
+        PaymentOrder.objects.create(
+            booking=booking,
+            payer=booking.learner,
+            mentor_id=booking.session.mentor_id,
+            amount_paise=booking.session.price_paise,
+            gateway_order_id=f"order_demo{booking.pk:08d}",
+            state=OrderState.PAID,
+            payment_id=payment_id,
+            fee_paise=posted.fee_paise,
+            outcome="demo",
+            paid_at=booking.created_at,
+        )
+        if released:
+            ledger.release_booking(mentor_id=booking.session.mentor_id, booking_id=booking.pk)
 
     def _print_logins(self, password: str):
         self.stdout.write(f"\nDemo logins (password for all: {password})")
