@@ -117,12 +117,16 @@ def listen(listener: Callable[[str, list[int], dict], None]) -> None:
         _in_transaction_listeners.append(listener)
 
 
-def publish(event: str, *, to: Iterable, data: dict | None = None) -> None:
-    """Send `event` to users (objects or ids) after the current transaction commits."""
+def publish(event: str, *, to: Iterable, data: dict | None = None, actor=None) -> None:
+    """Send `event` to users (objects or ids) after the current transaction commits. `actor`
+    (who did it) travels in the data as "actor": their own pages update, but nobody is
+    notified of what they did themselves."""
     user_ids = sorted({getattr(u, "pk", u) for u in to if u is not None})
     if not user_ids:
         return
     data = data or {}
+    if actor is not None:
+        data = {**data, "actor": getattr(actor, "pk", actor)}
     for listener in _in_transaction_listeners:
         listener(event, user_ids, data)
     _after_commit(lambda: [(user_group(pk), event, data) for pk in user_ids])

@@ -158,7 +158,7 @@ def session_create(*, mentor: User, data: SessionInput) -> Session:
     _check_future(data.starts_at)
     session = Session(mentor=mentor, **data.__dict__)
     session.save()
-    publish("session.created", to=[mentor], data={"session": session.pk})
+    publish("session.created", to=[mentor], data={"session": session.pk}, actor=mentor)
     return session
 
 
@@ -211,7 +211,7 @@ def session_update(*, mentor: User, session: Session, data: SessionInput) -> Ses
             exclude=session.pk,
         )
     _save_checked(session)
-    publish("session.updated", to=_audience(session), data={"session": session.pk})
+    publish("session.updated", to=_audience(session), data={"session": session.pk}, actor=session.mentor_id)
     if session.state == SessionState.SCHEDULED:
         announce_seats(session.pk)  # the capacity may have changed
     return session
@@ -236,7 +236,9 @@ def session_publish(*, mentor: User, session: Session) -> Session:
     session.state = SessionState.SCHEDULED
     _save_checked(session)
     followers = list(Follow.objects.filter(mentor=mentor).values_list("learner_id", flat=True))
-    publish("session.published", to=[mentor, *followers], data={"session": session.pk, "mentor": mentor.pk})
+    publish(
+        "session.published", to=[mentor, *followers], data={"session": session.pk, "mentor": mentor.pk}, actor=mentor
+    )
     return session
 
 
@@ -264,6 +266,7 @@ def session_reschedule(*, mentor: User, session: Session, starts_at: datetime) -
         "session.rescheduled",
         to=_audience(session),
         data={"session": session.pk, "from": previous.isoformat(), "to": starts_at.isoformat()},
+        actor=mentor,
     )
     return session
 
@@ -299,7 +302,12 @@ def _cancel_session(session: Session, *, by: str, reason: str, requested_by=None
             )
     session.state = SessionState.CANCELLED
     session.save(update_fields=["state", "updated_at"])
-    publish("session.cancelled", to=audience, data={"session": session.pk, "reason": reason[:300], "by": by})
+    publish(
+        "session.cancelled",
+        to=audience,
+        data={"session": session.pk, "reason": reason[:300], "by": by},
+        actor=requested_by,
+    )
     announce_seats(session.pk)
 
 
@@ -373,6 +381,7 @@ def booking_create(*, learner: User, session: Session) -> Booking:
         "booking.created",
         to=[learner, session.mentor_id],
         data={"booking": booking.pk, "session": session.pk, "state": booking.state},
+        actor=learner,
     )
     announce_seats(session.pk)
     return booking
@@ -414,6 +423,7 @@ def booking_cancel(*, learner: User, booking: Booking) -> Booking:
         "booking.cancelled",
         to=[learner, booking.session.mentor_id],
         data={"booking": booking.pk, "session": booking.session_id},
+        actor=learner,
     )
     waitlist_offer_free_seats(session=booking.session)  # the freed seat goes to the next in line
     announce_seats(booking.session_id)
@@ -455,7 +465,10 @@ def waitlist_leave(*, learner: User, entry: WaitlistEntry) -> WaitlistEntry:
             state=BookingState.CANCELLED, cancelled_at=timezone.now(), cancelled_by="learner"
         )
         publish(
-            "booking.cancelled", to=[learner], data={"booking": entry.offered_booking_id, "session": entry.session_id}
+            "booking.cancelled",
+            to=[learner],
+            data={"booking": entry.offered_booking_id, "session": entry.session_id},
+            actor=learner,
         )
     if entry.state in (WaitlistState.WAITING, WaitlistState.OFFERED):
         entry.state = WaitlistState.LEFT
@@ -524,6 +537,7 @@ def booking_claim(*, learner: User, booking: Booking) -> Booking:
         "booking.confirmed",
         to=[learner, booking.session.mentor_id],
         data={"booking": booking.pk, "session": booking.session_id},
+        actor=learner,
     )
     return booking
 
@@ -545,7 +559,7 @@ def follow(*, learner: User, mentor_id: int) -> Follow:
     mentor = _approved_mentor(mentor_id)
     record, created = Follow.objects.get_or_create(learner=learner, mentor=mentor)
     if created:
-        publish("mentor.followed", to=[mentor], data={"learner": learner.pk})
+        publish("mentor.followed", to=[mentor], data={"learner": learner.pk}, actor=learner)
     return record
 
 
@@ -646,7 +660,7 @@ def request_create(*, learner: User, mentor_id: int, data: RequestInput) -> Sess
         budget_paise=data.budget_paise,
         expires_at=min(times[0], now + timedelta(hours=settings.REQUEST_TTL_HOURS)),
     )
-    publish("request.created", to=[mentor, learner], data={"request": request.pk})
+    publish("request.created", to=[mentor, learner], data={"request": request.pk}, actor=learner)
     return request
 
 
@@ -720,7 +734,10 @@ def request_accept(
     request.version += 1
     request.save()
     publish(
-        "request.accepted", to=[request.learner_id, mentor], data={"request": request.pk, "session": request.session_id}
+        "request.accepted",
+        to=[request.learner_id, mentor],
+        data={"request": request.pk, "session": request.session_id},
+        actor=mentor,
     )
     return request
 
@@ -745,7 +762,7 @@ def request_counter(
     request.expires_at = min(starts_at, timezone.now() + timedelta(hours=settings.REQUEST_TTL_HOURS))
     request.version += 1
     request.save()
-    publish("request.countered", to=[request.learner_id, mentor], data={"request": request.pk})
+    publish("request.countered", to=[request.learner_id, mentor], data={"request": request.pk}, actor=mentor)
     return request
 
 
@@ -768,6 +785,7 @@ def request_counter_answer(
         "request.accepted" if accept else "request.declined",
         to=[request.mentor_id, learner],
         data={"request": request.pk},
+        actor=learner,
     )
     return request
 
@@ -786,7 +804,7 @@ def request_decline(
     request.decline_reason = reason
     request.version += 1
     request.save()
-    publish("request.declined", to=[request.learner_id, mentor], data={"request": request.pk})
+    publish("request.declined", to=[request.learner_id, mentor], data={"request": request.pk}, actor=mentor)
     return request
 
 
@@ -796,7 +814,7 @@ def request_withdraw(*, learner: User, request: SessionRequest) -> SessionReques
     request.state = RequestState.WITHDRAWN
     request.version += 1
     request.save()
-    publish("request.withdrawn", to=[request.mentor_id, learner], data={"request": request.pk})
+    publish("request.withdrawn", to=[request.mentor_id, learner], data={"request": request.pk}, actor=learner)
     return request
 
 
@@ -834,5 +852,5 @@ def review_create(*, learner: User, booking: Booking, rating: int, comment: str 
     except IntegrityError:
         raise Conflict("review_exists", "You already reviewed this session.") from None
     publish("review.created", to=[booking.session.mentor_id], data={"review": review.pk, "rating": rating})
-    publish("booking.reviewed", to=[learner], data={"booking": booking.pk, "review": review.pk})
+    publish("booking.reviewed", to=[learner], data={"booking": booking.pk, "review": review.pk}, actor=learner)
     return review

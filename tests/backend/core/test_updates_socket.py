@@ -154,7 +154,7 @@ def test_booking_event_reaches_learner_and_mentor_only(domains, mentor, learner,
             assert message == {
                 "type": "event",
                 "event": "booking.created",
-                "data": {"booking": booking.pk, "session": session.pk, "state": "confirmed"},
+                "data": {"booking": booking.pk, "session": session.pk, "state": "confirmed", "actor": learner.pk},
             }
         assert await sockets["outsider"].receive_nothing(timeout=0.3)
 
