@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "backend.dashboards",
     "backend.rooms",
     "backend.payments",
+    "backend.notifications",
     "sync",
     "push",
 ]

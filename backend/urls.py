@@ -30,6 +30,7 @@ urlpatterns = [
     path("", include("backend.rooms.urls")),
     path("", include("backend.payments.urls")),
     path("api/auth/", include("backend.accounts.api_urls")),
+    path("api/notifications/", include("backend.notifications.api_urls")),
     path("api/", include("backend.marketplace.api_urls")),
     path("api/dashboard/learner/", dashboard_api.LearnerDashboardView.as_view(), name="api-dashboard-learner"),
     path("api/dashboard/mentor/", dashboard_api.MentorDashboardView.as_view(), name="api-dashboard-mentor"),

@@ -20,6 +20,16 @@ def record_event(event: str, user_ids: list[int], data: dict) -> None:
     rows = [Change(user_id=user_id, kind=kind, object_id=pk) for user_id in user_ids for kind, pk in objects]
     if event == "profile.updated":
         rows += [Change(user_id=user_id, kind="profile", object_id=user_id) for user_id in user_ids]
+    _append(rows)
+
+
+def record_rows(rows: list[tuple[int, str, int]]) -> None:
+    """(user id, kind, object id) changes recorded directly, for objects no event data names
+    (a user's notifications)."""
+    _append([Change(user_id=user_id, kind=kind, object_id=pk) for user_id, kind, pk in rows])
+
+
+def _append(rows: list[Change]) -> None:
     if not rows:
         return
     collected = _collected.get()

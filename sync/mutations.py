@@ -22,6 +22,7 @@ from backend.marketplace.api import (
     answer_request,
 )
 from backend.marketplace.models import Domain
+from backend.notifications import services as notification_services
 
 LEARNER, MENTOR = "learner", "mentor"
 
@@ -131,6 +132,18 @@ def _session_update(user, v):
     return {"session": session.pk}
 
 
+class _NotificationIds(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=200)
+
+
+def _notifications_read(user, v):
+    return {"marked": notification_services.notifications_mark_read(user=user, ids=v["ids"])}
+
+
+def _notifications_read_all(user, v):
+    return {"marked": notification_services.notifications_mark_all_read(user=user)}
+
+
 REGISTRY: dict[str, Mutation] = {
     "booking.create": Mutation(frozenset({LEARNER}), BookingCreateSerializer, _booking_create),
     "booking.cancel": Mutation(frozenset({LEARNER}), _Id, _booking_cancel),
@@ -142,6 +155,8 @@ REGISTRY: dict[str, Mutation] = {
     "review.create": Mutation(frozenset({LEARNER}), _Review, _review_create),
     "profile.update": Mutation(frozenset({LEARNER, MENTOR}), MeView.Update, _profile_update, partial=True),
     "session.update": Mutation(frozenset({MENTOR}), _SessionEdit, _session_update),
+    "notifications.read": Mutation(frozenset({LEARNER, MENTOR}), _NotificationIds, _notifications_read),
+    "notifications.read_all": Mutation(frozenset({LEARNER, MENTOR}), serializers.Serializer, _notifications_read_all),
 }
 
 

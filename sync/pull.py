@@ -24,8 +24,8 @@ from sync.models import Change
 
 SALT = "peerlearn.sync.cursor"
 OVERLAP = timedelta(seconds=60)
-COLLECTIONS = ("bookings", "sessions", "requests")
-KIND_OF = {"bookings": "booking", "sessions": "session", "requests": "request"}
+COLLECTIONS = ("bookings", "sessions", "requests", "notifications")
+KIND_OF = {"bookings": "booking", "sessions": "session", "requests": "request", "notifications": "notification"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def pull(*, user, raw_cursor: str | None) -> dict:
     )
     if len(changes) > settings.SYNC_PULL_MAX_CHANGES:
         return _snapshot(user)  # a long absence: one snapshot is cheaper than replaying the log
-    changed: dict[str, set[int]] = {kind: set() for kind in ("booking", "session", "request", "profile")}
+    changed: dict[str, set[int]] = {kind: set() for kind in (*KIND_OF.values(), "profile")}
     for _, kind, object_id, _ in changes:
         changed.setdefault(kind, set()).add(object_id)
     # A session change (cancelled, rescheduled) may have changed the learner's bookings of it.

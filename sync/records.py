@@ -1,8 +1,8 @@
 """What a signed-in user keeps offline, as plain JSON records, read with a fixed number of
 queries however many there are (a learner with thousands of bookings pulls in one go).
 
-  learner: bookings, the sessions of those bookings, requests sent, profile
-  mentor:  own sessions (with seats taken), requests received, profile
+  learner: bookings, the sessions of those bookings, requests sent, notifications, profile
+  mentor:  own sessions (with seats taken), requests received, notifications, profile
 Each reader takes `ids` (None = everything) and returns only what the user may see, so ids
 asked for but not returned are deletions.
 """
@@ -123,6 +123,18 @@ def requests(user, ids=None) -> list[dict]:
         row["learner_name"] = row.pop("learner__full_name")
         row["mentor_name"] = row.pop("mentor__full_name")
     return list(rows)
+
+
+NOTIFICATIONS_KEPT = 100  # a snapshot carries the latest ones; older ones stay online-only
+
+
+def notifications(user, ids=None) -> list[dict]:
+    from backend.notifications.models import Notification
+
+    qs = Notification.objects.filter(user=user)
+    qs = qs.filter(pk__in=ids) if ids is not None else qs.order_by("-id")[:NOTIFICATIONS_KEPT]
+    fields = ("id", "event", "category", "title", "body", "url", "created_at", "read_at")
+    return list(qs.values(*fields))
 
 
 def profile(user) -> dict:

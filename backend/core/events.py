@@ -88,6 +88,12 @@ def _after_commit(build: Callable[[], list[Message]]) -> None:
     transaction.on_commit(run)
 
 
+def send_after_commit(build: Callable[[], list[Message]]) -> None:
+    """Send (group, event, data) messages built after commit, bypassing the in-transaction
+    listeners: for news derived from an event already published (a notification of it)."""
+    _after_commit(build)
+
+
 def _built(build: Callable[[], list[Message]]) -> list[Message]:
     try:
         return build()
@@ -127,9 +133,10 @@ def publish(event: str, *, to: Iterable, data: dict | None = None, actor=None) -
     data = data or {}
     if actor is not None:
         data = {**data, "actor": getattr(actor, "pk", actor)}
+    # The event goes out before anything its listeners derive from it (its notification).
+    _after_commit(lambda: [(user_group(pk), event, data) for pk in user_ids])
     for listener in _in_transaction_listeners:
         listener(event, user_ids, data)
-    _after_commit(lambda: [(user_group(pk), event, data) for pk in user_ids])
 
 
 def broadcast(event: str, *, ids: Iterable[int], messages_for: MessagesFor) -> None:

@@ -60,7 +60,7 @@ def test_prune_drops_what_is_past_retention(learner, mentor, settings, time_mach
 
     services.booking_create(learner=learner, session=a_session(mentor))
     logged = Change.objects.count()
-    assert logged == 4  # the booking and its session, for the learner and for the mentor
+    assert logged == 5  # the booking and its session, for the learner and the mentor; the mentor's notification
     assert prune(now=timezone.now()) == (0, 0)
     later = timezone.now() + timedelta(days=settings.SYNC_CHANGE_RETENTION_DAYS, minutes=1)
     removed, _ = prune(now=later)

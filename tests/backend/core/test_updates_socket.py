@@ -156,7 +156,11 @@ def test_booking_event_reaches_learner_and_mentor_only(domains, mentor, learner,
                 "event": "booking.created",
                 "data": {"booking": booking.pk, "session": session.pk, "state": "confirmed", "actor": learner.pk},
             }
+        # The mentor is also notified (the learner did it, so is not).
+        notified = json.loads(await sockets["mentor"].receive_from(timeout=3))
+        assert (notified["event"], notified["data"]["title"]) == ("notification.created", "New booking: Intro to Django")
         assert await sockets["outsider"].receive_nothing(timeout=0.3)
+        assert await sockets["learner"].receive_nothing(timeout=0.1)
 
         await sockets["learner"].send_to(text_data=json.dumps({"type": "ping"}))
         assert json.loads(await sockets["learner"].receive_from()) == {"type": "pong"}
