@@ -37,10 +37,11 @@ class LearnerDashboardSerializer(serializers.Serializer):
 
 class MonthEarningsSerializer(serializers.Serializer):
     month = serializers.DateField()
-    gross_paise = serializers.IntegerField()
-    refunds_paise = serializers.IntegerField()
+    gross_paise = serializers.IntegerField(help_text="The mentor's share of session payments and tips this month.")
+    refunds_paise = serializers.IntegerField(help_text="The mentor's share given back in refunds this month.")
     net_paise = serializers.IntegerField()
-    seats = serializers.IntegerField(help_text="Paid seats in sessions starting this month (mentor's timezone).")
+    seats = serializers.IntegerField(help_text="Session payments and tips this month (mentor's timezone).")
+    available_paise = serializers.IntegerField(help_text="Withdrawable now.")
 
 
 class MentorDashboardSerializer(serializers.Serializer):
@@ -53,7 +54,9 @@ class MentorDashboardSerializer(serializers.Serializer):
     followers = serializers.IntegerField()
     learners_taught = serializers.IntegerField()
     pending_requests = RequestBriefSerializer(many=True)
-    earnings = MonthEarningsSerializer(help_text="This month so far: paid seats less refunds, before fees.")
+    earnings = MonthEarningsSerializer(
+        help_text="This month so far, from the ledger: the mentor's share after fees, less refunds."
+    )
 
 
 class AnalyticsTotalsSerializer(serializers.Serializer):

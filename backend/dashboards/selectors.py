@@ -10,7 +10,7 @@ from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
 from backend.accounts.models import ApprovalState, AuditEvent, Role, User
-from backend.dashboards.analytics import earnings_this_month
+from backend.dashboards.money_selectors import earnings_this_month
 from backend.marketplace.models import (
     OPEN_REQUEST_STATES,
     Booking,

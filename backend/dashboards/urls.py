@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.dashboards import views
+from backend.dashboards import money, views
 
 urlpatterns = [
     path("", views.dashboard_redirect, name="dashboard"),
@@ -11,7 +11,8 @@ urlpatterns = [
         "learner/requests/<int:request_id>/withdraw/", views.learner_request_withdraw, name="learner-request-withdraw"
     ),
     path("learner/progress/", views.learner_progress, name="learner-progress"),
-    path("learner/payments/", views.learner_payments, name="learner-payments"),
+    path("learner/payments/", money.learner_payments, name="learner-payments"),
+    path("learner/payments/<int:order_id>/receipt/", money.learner_receipt, name="learner-receipt"),
     path("mentor/", views.mentor_home, name="dashboard-mentor"),
     path("mentor/sessions/", views.mentor_sessions, name="mentor-sessions"),
     path("mentor/sessions/new/", views.mentor_session_new, name="mentor-session-new"),
@@ -30,8 +31,10 @@ urlpatterns = [
     path("mentor/availability/", views.mentor_availability, name="mentor-availability"),
     path("mentor/availability/away/", views.mentor_away, name="mentor-away"),
     path("mentor/analytics/", views.mentor_analytics, name="mentor-analytics"),
-    path("mentor/earnings/", views.mentor_earnings, name="mentor-earnings"),
-    path("mentor/earnings.csv", views.mentor_earnings_csv, name="mentor-earnings-csv"),
+    path("mentor/earnings/", money.mentor_earnings, name="mentor-earnings"),
+    path("mentor/earnings.csv", money.mentor_earnings_csv, name="mentor-earnings-csv"),
+    path("mentor/withdrawals/", money.mentor_withdrawals, name="mentor-withdrawals"),
+    path("mentor/withdrawals/methods/", money.mentor_payout_method_add, name="mentor-payout-method-add"),
     path("admin/", views.admin_home, name="dashboard-admin"),
     path("admin/mentors/<int:user_id>/decide/", views.admin_mentor_decide, name="dashboard-admin-mentor-decide"),
 ]

@@ -3,16 +3,11 @@ service (or read through a selector), then redirect with a toast or render."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from asgiref.sync import sync_to_async
 from django.contrib import messages
-from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import floatformat, pluralize
 from django.urls import reverse
@@ -38,9 +33,9 @@ from backend.dashboards.forms import (
     SessionForm,
     apply_domain_error,
 )
-from backend.marketplace import discovery, services
 from backend.marketplace import selectors as marketplace_selectors
-from backend.marketplace.models import BookingState, SessionState
+from backend.marketplace import services
+from backend.marketplace.models import SessionState
 
 
 @page(Rule.AUTHENTICATED)
@@ -484,12 +479,7 @@ def learner_progress(request):
     return render(request, "dashboards/learner_progress.html", context)
 
 
-# --- mentor: analytics and earnings; learner: payments ----------------------------------------
-def _inr(paise: int) -> str:
-    """An amount of money: unlike the `rupees` filter (prices), zero reads ₹0, not "Free"."""
-    return rupees(paise) if paise else "₹0"
-
-
+# --- mentor: analytics (money pages: dashboards/money.py) ------------------------------------
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{pluralize(count)}"
 
@@ -624,154 +614,3 @@ def mentor_analytics(request):
         "has_data": any(totals[k] for k in ("bookings", "followers", "review_count", "completed_sessions")),
     }
     return render(request, "dashboards/mentor_analytics.html", context)
-
-
-def _with_amounts(row: dict) -> dict:
-    return {**row, **{f"{key}_label": _inr(row[f"{key}_paise"]) for key in ("gross", "refunds", "net")}}
-
-
-@page(Rule.MENTOR)
-def mentor_earnings(request):
-    data = analytics.mentor_earnings(request.user)
-    months = [_with_amounts(month) for month in data["by_month"]]
-    sessions = Paginator(analytics.earning_sessions(request.user), TAB_PAGE_SIZE).get_page(request.GET.get("page"))
-    for session in sessions:
-        for key in ("gross", "refunds", "net"):
-            setattr(session, f"{key}_label", _inr(getattr(session, f"{key}_paise")))
-    best = max(months, key=lambda month: month["net_paise"])
-    last = data["last_months"]
-    summary = (
-        f"{_inr(last['net_paise'])} net over the last {len(months)} months from {_plural(last['seats'], 'paid seat')}, "
-        f"after {_inr(last['refunds_paise'])} refunded; the best month was {best['label']} with {best['net_label']}."
-        if last["seats"]
-        else f"No paid seats in sessions over the last {len(months)} months."
-    )
-    chart = _chart(
-        "bar",
-        [month["label"] for month in months],
-        [
-            {"label": "Net", "data": [m["net_paise"] / 100 for m in months], "color": "brand"},
-            {"label": "Refunded", "data": [m["refunds_paise"] / 100 for m in months], "color": "muted"},
-        ],
-        stacked=True,
-        money=True,
-    )
-    context = {
-        "nav": "earnings",
-        "e": {
-            **data,
-            "this_month": _with_amounts(data["this_month"]),
-            "last_months": _with_amounts(last),
-            "totals": _with_amounts(data["totals"]),
-            "upcoming_label": _inr(data["upcoming_net_paise"]),
-        },
-        "months": months,
-        "sessions": sessions,
-        "summary": summary,
-        "charts": {"earnings": chart},
-    }
-    return render(request, "dashboards/mentor_earnings.html", context)
-
-
-class _Echo:
-    """csv.writer writes into this and gets the line back, so rows stream one by one."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_text(value: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    return f"'{value}" if value.startswith(CSV_FORMULA_STARTS) else value
-
-
-def csv_rupees(paise: int) -> str:
-    return str((Decimal(paise) / 100).quantize(Decimal("0.01")))
-
-
-def _earnings_csv_lines(mentor: User) -> Iterator[str]:
-    zone = ZoneInfo(mentor.timezone)
-    writer = csv.writer(_Echo())
-    # The BOM makes spreadsheet apps read the file as UTF-8 (titles may hold any script).
-    yield "\ufeff" + writer.writerow(
-        [
-            f"Starts ({zone.key})",
-            "Session",
-            "State",
-            "Price (INR)",
-            "Paid seats",
-            "Gross (INR)",
-            "Refunded (INR)",
-            "Net (INR)",
-        ]
-    )
-    for session in analytics.earning_sessions(mentor).iterator(chunk_size=500):
-        yield writer.writerow(
-            [
-                f"{session.starts_at.astimezone(zone):%Y-%m-%d %H:%M}",
-                csv_text(session.title),
-                csv_text(session.get_state_display()),
-                csv_rupees(session.price_paise),
-                session.paid_seats,
-                csv_rupees(session.gross_paise),
-                csv_rupees(session.refunds_paise),
-                csv_rupees(session.net_paise),
-            ]
-        )
-
-
-def _batched(lines: Iterable[str], size: int = 200) -> Iterator[str]:
-    batch: list[str] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) == size:
-            yield "".join(batch)
-            batch = []
-    if batch:
-        yield "".join(batch)
-
-
-def _streamed(request, chunks: Iterator[str]):
-    """Under ASGI (daphne) Django buffers a sync iterator whole; hand it an async one that pulls
-    each chunk (and its database reads) in the sync thread instead."""
-    if not isinstance(request, ASGIRequest):
-        return chunks
-    end = object()
-
-    async def pull():
-        while (chunk := await sync_to_async(next)(chunks, end)) is not end:
-            yield chunk
-
-    return pull()
-
-
-@page(Rule.MENTOR)
-def mentor_earnings_csv(request):
-    today = timezone.now().astimezone(ZoneInfo(request.user.timezone)).date()
-    chunks = _batched(_earnings_csv_lines(request.user))
-    response = StreamingHttpResponse(_streamed(request, chunks), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="peerlearn-earnings-{today:%Y-%m-%d}.csv"'
-    return response
-
-
-@page(Rule.LEARNER)
-def learner_payments(request):
-    bookings = Paginator(analytics.learner_payment_bookings(request.user), TAB_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    for booking in bookings:
-        booking.expired_hold = discovery.is_expired_hold(booking)
-        booking.shown_state = BookingState.EXPIRED if booking.expired_hold else booking.state
-        booking.was_paid = analytics.is_paid(booking)
-        booking.amount_label = _inr(booking.session.price_paise)
-        booking.refund_label = _inr(booking.refund_paise)
-    totals = analytics.learner_payment_totals(request.user)
-    context = {
-        "nav": "payments",
-        "bookings": bookings,
-        "totals": {**totals, **{f"{k}_label": _inr(totals[f"{k}_paise"]) for k in ("due", "paid", "refunded")}},
-    }
-    return render(request, "dashboards/learner_payments.html", context)

@@ -29,6 +29,19 @@ Test controls, no auth, never on Razorpay:
     POST /_test/hang                      {"seconds": n}: /v1 requests stall n s first (0 = off)
     POST /_test/api-error                 {"status": 503, "json": true}: the next /v1 request fails
     GET  /_test/webhooks                  the webhooks sent so far
+Hosted checkout (Razorpay's "embedded" checkout: a form the merchant's page posts, no script):
+    POST /v1/checkout/embedded            form fields key_id, order_id, amount, currency, name,
+                                          description, prefill[name], prefill[email], callback_url,
+                                          cancel_url: answers an HTML page, clearly labelled as the
+                                          stand-in, with Pay / Fail / Cancel buttons
+    POST /v1/checkout/embedded/pay        what those buttons post: Pay captures a payment (as
+                                          /_test/orders/{id}/pay does, webhooks included) and
+                                          auto-posts razorpay_payment_id, razorpay_order_id and
+                                          razorpay_signature to callback_url; Fail posts
+                                          error[code], error[description], error[source],
+                                          error[step], error[reason], error[metadata][payment_id]
+                                          and error[metadata][order_id]; Cancel redirects (303) to
+                                          cancel_url
 As on Razorpay: ids are a prefix and 14 characters (order_, pay_, rfnd_, evt_), amounts are paise,
 created_at is unix seconds, empty notes come back as [] (the real API does that), an unknown id is
 400 "The id provided does not exist", an unknown URL 404.
@@ -60,9 +73,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -523,6 +537,80 @@ class StandIn:
             name = "refund.failed" if failed else "refund.processed"
             return copy.deepcopy(refund), [self._event(name, refund=refund, payment=payment)]
 
+    # --- hosted checkout ------------------------------------------------------------------------
+    def _hosted_fields(self, form: dict[str, str]) -> dict:
+        """The order a hosted-checkout form names, checked as Razorpay would (key, order, amount)."""
+        if not hmac.compare_digest(form.get("key_id", "").encode(), self.key_id.encode()):
+            raise ApiError(400, "The api key provided is invalid", field="key_id")
+        for field in ("callback_url", "cancel_url"):
+            if form.get(field) and urlsplit(form[field]).scheme not in ("http", "https"):
+                raise ApiError(400, f"The {field} is invalid", field=field)
+        if not form.get("callback_url"):
+            raise ApiError(400, "The callback_url field is required.", field="callback_url")
+        with self._lock:
+            order = self._orders.get(form.get("order_id", ""))
+            if order is None:
+                raise ApiError(400, NO_SUCH_ID, field="order_id")
+            if form.get("amount") and form["amount"] != str(order["amount"]):
+                raise ApiError(400, "The amount does not match the order's amount", field="amount")
+            return copy.deepcopy(order)
+
+    def _hosted_page(self, form: dict[str, str]) -> bytes:
+        order = self._hosted_fields(form)
+        rupees, paise = divmod(order["amount"], 100)
+        amount = f"\u20b9{rupees:,}" + (f".{paise:02d}" if paise else "")
+        keep = ("key_id", "order_id", "callback_url", "cancel_url")
+        hidden = "".join(_hidden(name, form.get(name, "")) for name in keep)
+        methods = "".join(
+            f'<label><input type="radio" name="method" value="{m}"{" checked" if m == "upi" else ""}> {m.upper()}</label> '
+            for m in METHODS
+        )
+        return _page(
+            "Razorpay stand-in \u2014 test payments",
+            f"<p class=note><strong>Razorpay stand-in \u2014 test payments, no real money.</strong> "
+            f"This local test server stands in for Razorpay's hosted checkout.</p>"
+            f"<h1>{escape(form.get('name') or 'Merchant')}</h1>"
+            f"<p>{escape(form.get('description', ''))}</p>"
+            f"<p class=amount>Pay {escape(amount)}</p>"
+            f"<p>{escape(form.get('prefill[name]', ''))} {escape(form.get('prefill[email]', ''))}</p>"
+            f'<form method=post action="/v1/checkout/embedded/pay">{hidden}'
+            f"<fieldset><legend>Method</legend>{methods}</fieldset>"
+            f"<button name=action value=pay class=pay>Pay {escape(amount)}</button> "
+            f"<button name=action value=fail>Fail</button> "
+            f"<button name=action value=cancel>Cancel</button></form>",
+        )
+
+    def _hosted_submit(self, form: dict[str, str]) -> tuple[int, bytes, dict[str, str], list[str]]:
+        """(status, html, extra headers, webhook event ids) for a Pay / Fail / Cancel press."""
+        self._hosted_fields(form)
+        action = form.get("action")
+        if action == "cancel":
+            target = form.get("cancel_url") or ""
+            if target:
+                return 303, b"", {"Location": target}, []
+            return 200, _page("Payment cancelled", "<p>Payment cancelled.</p>"), {}, []
+        if action not in ("pay", "fail"):
+            raise ApiError(400, "action must be pay, fail or cancel", field="action")
+        method = form.get("method", "upi")
+        outcome = "success" if action == "pay" else "failure"
+        result, events = self._pay(form["order_id"], {"outcome": outcome, "method": method})
+        if "razorpay_signature" in result:
+            fields = result
+        else:
+            error = result["error"]
+            fields = {f"error[{key}]": str(error[key]) for key in ("code", "description", "source", "step", "reason")}
+            for key, value in (error.get("metadata") or {}).items():
+                fields[f"error[metadata][{key}]"] = str(value)
+        hidden = "".join(_hidden(name, value) for name, value in fields.items())
+        # The page posts the result back to the merchant at once, as Razorpay's does.
+        body = _page(
+            "Returning to the merchant",
+            f'<form id=back method=post action="{escape(form["callback_url"])}">{hidden}'
+            f"<p>Returning to the merchant\u2026</p><button>Continue</button></form>"
+            f"<script>document.getElementById('back').submit()</script>",
+        )
+        return 200, body, {}, events
+
     # --- webhooks -----------------------------------------------------------------------------
     def _event(self, name: str, **entities: dict) -> str:
         """Record an event (call with the lock held, so the entities are a consistent snapshot)."""
@@ -597,6 +685,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         standin: StandIn = self.server.standin
         path = urlsplit(self.path).path.rstrip("/")
+        if method == "POST" and path in ("/v1/checkout/embedded", "/v1/checkout/embedded/pay"):
+            self._hosted(standin, path)
+            return
         events: list[str] = []
         try:
             body = self._read_json()
@@ -617,6 +708,30 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload, ensure_ascii=False).encode())
         standin._enqueue(events)  # webhooks leave after the response
 
+    def _hosted(self, standin: StandIn, path: str) -> None:
+        """The hosted checkout's pages: form-encoded in, HTML out (errors too)."""
+        events: list[str] = []
+        headers: dict[str, str] = {}
+        try:
+            form = self._read_form()
+            if path == "/v1/checkout/embedded":
+                status, body = 200, standin._hosted_page(form)
+            else:
+                status, body, headers, events = standin._hosted_submit(form)
+        except ApiError as exc:
+            error = exc.payload["error"]["description"]
+            status, body = exc.status, _page("Payment error", f"<p class=error>{escape(error)}</p>")
+        self._send(status, body, "text/html; charset=utf-8", headers)
+        standin._enqueue(events)
+
+    def _read_form(self) -> dict[str, str]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        try:
+            return dict(parse_qsl(raw.decode(), keep_blank_values=True))
+        except UnicodeDecodeError:
+            raise ApiError(400, "The form is not UTF-8") from None
+
     def _read_json(self) -> dict:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
@@ -630,10 +745,14 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "The request body must be a JSON object")
         return body
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str = "application/json", headers: dict | None = None
+    ) -> None:
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.send_header(*HEADER)
             self.end_headers()
@@ -650,6 +769,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:
         log.debug("Razorpay stand-in: " + format, *args)
+
+
+def _hidden(name: str, value: str) -> str:
+    return f'<input type=hidden name="{escape(name)}" value="{escape(str(value))}">'
+
+
+def _page(title: str, body: str) -> bytes:
+    """A tiny self-contained HTML page (no external assets), labelled as the stand-in."""
+    style = (
+        "body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}"
+        ".note{background:#fff4d6;border-left:4px solid #b7791f;padding:.75rem 1rem}"
+        ".amount{font-size:1.5rem;font-weight:700}button{min-height:44px;padding:0 1rem;font:inherit}"
+        "fieldset{border:0;padding:0;margin:1rem 0}.error{color:#b42318}"
+    )
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f'<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{style}</style></head><body>{body}</body></html>"
+    ).encode()
 
 
 def _read_or_create(path: Path) -> str:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from backend.accounts.models import ApprovalState, LearnerProfile, MentorProfile, Role
 from backend.marketplace.models import Booking, BookingState, Domain, Follow, Review, Session, SessionState
+from backend.payments import ledger
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.conftest import PASSWORD, make_user, seed_domains
 
@@ -51,6 +52,10 @@ def cast():
                 session=session, learner=learner, state=BookingState.CONFIRMED, confirmed_at=starts - timedelta(days=1)
             )
             Review.objects.create(booking=booking, rating=5 - (index + n) % 3, created_at=starts + timedelta(hours=2))
+            if session.price_paise:  # the earnings page reads the ledger
+                ledger.charge(
+                    mentor_id=mentor.pk, gross_paise=session.price_paise, booking=booking, reference=f"pay_{booking.pk}"
+                )
     for n, learner in enumerate(learners):
         Follow.objects.create(learner=learner, mentor=mentor, created_at=now - timedelta(days=4 + 13 * n))
     return mentor

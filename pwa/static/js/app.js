@@ -38,6 +38,7 @@ document.addEventListener("click", (event) => {
   }
   const close = event.target.closest(".toast-close");
   if (close) close.closest(".toast").remove();
+  if (event.target.closest("[data-print]")) window.print(); // receipts; no inline handlers
 });
 
 // Toasts: server messages arrive in the markup; scripts call showToast().

@@ -158,7 +158,10 @@ def test_booking_event_reaches_learner_and_mentor_only(domains, mentor, learner,
             }
         # The mentor is also notified (the learner did it, so is not).
         notified = json.loads(await sockets["mentor"].receive_from(timeout=3))
-        assert (notified["event"], notified["data"]["title"]) == ("notification.created", "New booking: Intro to Django")
+        assert (notified["event"], notified["data"]["title"]) == (
+            "notification.created",
+            "New booking: Intro to Django",
+        )
         assert await sockets["outsider"].receive_nothing(timeout=0.3)
         assert await sockets["learner"].receive_nothing(timeout=0.1)
 

@@ -1,26 +1,21 @@
-"""Mentor analytics and earnings and the learner's payments: exact figures from real records
-(weeks and months in the mentor's own timezone), the CSV export, access, and pinned query counts.
+"""Mentor analytics: exact figures from real records (weeks in the mentor's own timezone), access,
+and pinned query counts. The money pages (earnings, withdrawals, payments) are in test_money_pages.
 
 The clock is frozen on Wednesday 12 March 2025, 15:30 in Kolkata, where the mentor lives. Records
 sit on purpose next to week and month boundaries that fall differently in UTC."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from asgiref.sync import async_to_sync
 from django.db import connection
-from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
 
 from backend.dashboards import analytics
-from backend.dashboards.views import csv_text
 from backend.marketplace.models import Booking, BookingState, Domain, Follow, Review, Session, SessionState
 from tests.conftest import client_for, make_user
 
@@ -279,152 +274,11 @@ def test_analytics_api_is_in_the_schema(admin_user):
     assert "weeks" in str(schema.json()["paths"]["/api/dashboard/mentor/analytics/"]["get"]["parameters"])
 
 
-# --- earnings ---------------------------------------------------------------------------------
-def test_earnings_by_month_in_the_mentors_zone_less_refunds(mentor, cast):
-    data = analytics.mentor_earnings(mentor)
-    months = {m["month"]: m for m in data["by_month"]}
-    assert [m["month"] for m in data["by_month"]][0] == date(2024, 4, 1) and len(months) == 12
-    # March: deep dive 3 paid seats (one cancelled late, no refund) + upcoming 1 + growth 1 (1 Mar IST)
-    assert months[date(2025, 3, 1)] == {
-        "month": date(2025, 3, 1),
-        "label": "Mar 2025",
-        "gross_paise": 219_900,
-        "refunds_paise": 0,
-        "net_paise": 219_900,
-        "seats": 5,
-    }
-    assert (months[date(2025, 2, 1)]["gross_paise"], months[date(2025, 2, 1)]["refunds_paise"]) == (30_000, 30_000)
-    assert months[date(2025, 2, 1)]["net_paise"] == 0
-    assert data["totals"] == {"gross_paise": 249_900, "refunds_paise": 30_000, "net_paise": 219_900, "seats": 6}
-    assert data["upcoming_net_paise"] == 49_900
-    assert analytics.earnings_this_month(mentor)["net_paise"] == 219_900
-
-
-def test_earnings_page(mentor, cast):
-    response = client_for(mentor).get("/dashboard/mentor/earnings/")
-    body = text(response)
-    assert stat(body, "This month") == "₹2,199" and stat(body, "All time") == "₹2,199"
-    assert stat(body, "Booked ahead") == "₹499"
-    assert "Payouts and withdrawals arrive with online payments." in body
-    assert '<canvas data-chart="earnings"' in body
-    assert '<th scope="row">Feb 2025</th><td class="num">1</td><td class="num">₹300</td>' in body
-    titles = [s.title for s in response.context["sessions"]]
-    assert titles == ["=cmd|' /C calc'!A0", "Django deep dive", "+Growth mindset", "@risk: ORM tips"]
-    assert 'href="/dashboard/mentor/earnings.csv"' in body
-
-
-def test_earnings_page_empty_state(mentor):
-    body = text(client_for(mentor).get("/dashboard/mentor/earnings/"))
-    assert "No paid bookings yet." in body and "<canvas" not in body and stat(body, "All time") == "₹0"
-
-
-def read_csv(response) -> list[list[str]]:
-    raw = b"".join(response.streaming_content).decode("utf-8-sig")
-    return list(csv.reader(io.StringIO(raw)))
-
-
-def test_earnings_csv_in_rupees_with_formulas_defused(mentor, cast):
-    response = client_for(mentor).get("/dashboard/mentor/earnings.csv")
-    assert response.status_code == 200 and response.streaming
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == 'attachment; filename="peerlearn-earnings-2025-03-12.csv"'
-    assert read_csv(response) == [
-        [
-            "Starts (Asia/Kolkata)",
-            "Session",
-            "State",
-            "Price (INR)",
-            "Paid seats",
-            "Gross (INR)",
-            "Refunded (INR)",
-            "Net (INR)",
-        ],
-        ["2025-03-14 18:00", "'=cmd|' /C calc'!A0", "Scheduled", "499.00", "1", "499.00", "0.00", "499.00"],
-        ["2025-03-03 02:00", "Django deep dive", "Completed", "500.00", "3", "1500.00", "0.00", "1500.00"],
-        ["2025-03-01 01:00", "'+Growth mindset", "Completed", "200.00", "1", "200.00", "0.00", "200.00"],
-        ["2025-02-20 18:00", "'@risk: ORM tips", "Cancelled", "300.00", "1", "300.00", "300.00", "0.00"],
-    ]
-
-
-def test_earnings_csv_streams_asynchronously_under_asgi(mentor, cast):
-    # Under daphne a sync iterator would be buffered whole (with a warning); the view hands ASGI an
-    # async one instead.
-    client = AsyncClient()
-    client.force_login(mentor)
-
-    async def download():
-        response = await client.get("/dashboard/mentor/earnings.csv")
-        return response, [chunk async for chunk in response.streaming_content]
-
-    response, chunks = async_to_sync(download)()
-    assert response.status_code == 200 and response.is_async
-    rows = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8-sig"))))
-    assert len(rows) == 5 and rows[2][1] == "Django deep dive"
-
-
-@pytest.mark.parametrize(
-    ("cell", "safe"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+91 phone", "'+91 phone"),
-        ("-2", "'-2"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1", "'\t=1"),
-        ("Django = fun", "Django = fun"),
-        ("", ""),
-    ],
-)
-def test_csv_text_guards_formula_injection(cell, safe):
-    assert csv_text(cell) == safe
-
-
-def test_mentor_home_earnings_snapshot(mentor, cast):
-    body = text(client_for(mentor).get("/dashboard/mentor/"))
-    assert re.search(r'href="/dashboard/mentor/earnings/".*?Earnings in March.*?₹2,199', body, re.S)
-    assert "₹2,199 from 5 paid seats" in body
-    data = client_for(mentor).get("/api/dashboard/mentor/").json()["earnings"]
-    assert data == {"month": "2025-03-01", "gross_paise": 219_900, "refunds_paise": 0, "net_paise": 219_900, "seats": 5}
-
-
-# --- learner payments -------------------------------------------------------------------------
-def test_learner_payments_lists_paid_sessions_with_state_and_refunds(learner, cast):
-    response = client_for(learner).get("/dashboard/learner/payments/")
-    body = text(response)
-    rows = list(response.context["bookings"])
-    assert [(b.session.title, b.shown_state) for b in rows] == [  # newest booking first
-        ("@risk: ORM tips", "cancelled"),
-        ("+Growth mindset", "expired"),
-        ("=cmd|' /C calc'!A0", "held"),
-        ("Django deep dive", "confirmed"),
-    ]
-    assert "Free clinic" not in body  # free sessions are not payments
-    assert stat(body, "Due now") == "₹499" and stat(body, "Paid") == "₹800" and stat(body, "Refunded") == "₹300"
-    # the hold expiry in the viewer's zone, with the zone named
-    assert "₹499 due · seat held until" in body and "Wed 12 Mar, 3:40 pm IST" in body
-    assert "Payment opens with checkout soon." in body
-    assert "<strong>₹300 refunded</strong>" in body and "The hold ran out before payment" in body
-    assert "Paid ₹500" in body
-
-
-def test_learner_payments_paginate(mentor, learner):
-    for n in range(23):
-        book(a_session_at(mentor, ist(2025, 1, 1, 8, 0) + timedelta(hours=2 * n), price=10_000), learner)
-    client = client_for(learner)
-    assert len(client.get("/dashboard/learner/payments/").context["bookings"]) == 20
-    second = client.get("/dashboard/learner/payments/?page=2")
-    assert len(second.context["bookings"]) == 3 and "Page 2 of 2" in text(second)
-
-
-def test_learner_payments_empty_state(learner):
-    body = text(client_for(learner).get("/dashboard/learner/payments/"))
-    assert "No payments yet." in body and stat(body, "Paid") == "₹0"
-
-
 # --- access and navigation --------------------------------------------------------------------
-MENTOR_PAGES = ["/dashboard/mentor/analytics/", "/dashboard/mentor/earnings/", "/dashboard/mentor/earnings.csv"]
+MENTOR_PAGES = ["/dashboard/mentor/analytics/"]
 
 
-@pytest.mark.parametrize("page", [*MENTOR_PAGES, "/dashboard/learner/payments/"])
+@pytest.mark.parametrize("page", MENTOR_PAGES)
 def test_anonymous_visitors_go_to_login(page, domains):
     response = client_for(None).get(page)
     assert response.status_code == 302 and response.url.startswith("/login/?next=")
@@ -436,11 +290,6 @@ def test_mentor_pages_for_each_role(page, mentor, pending_mentor, learner, admin
     assert client_for(pending_mentor).get(page).status_code == 200
     assert client_for(learner).get(page).url == "/dashboard/learner/"
     assert client_for(admin_user, verified=True).get(page).url == "/dashboard/admin/"
-
-
-def test_learner_payments_for_each_role(mentor, learner):
-    assert client_for(learner).get("/dashboard/learner/payments/").status_code == 200
-    assert client_for(mentor).get("/dashboard/learner/payments/").url == "/dashboard/mentor/"
 
 
 def test_navigation_marks_the_new_tabs(mentor, learner):
@@ -463,11 +312,9 @@ PAGES = {
         "/dashboard/mentor/analytics/",
         "/dashboard/mentor/analytics/?weeks=52",
         "/api/dashboard/mentor/analytics/",
-        "/dashboard/mentor/earnings/",
-        "/dashboard/mentor/earnings.csv",
         "/dashboard/mentor/",
     ],
-    "learner": ["/dashboard/learner/payments/"],
+    "learner": [],
 }
 
 
@@ -503,8 +350,5 @@ def test_query_counts_do_not_grow_with_records(mentor, learner, cast):
         Follow.objects.create(learner=person, mentor=mentor, created_at=NOW - timedelta(days=9 * n))
     many = counts(mentor, learner)
     assert few == many
-    # besides session, user and profile: six reads for analytics, two for earnings plus two for the
-    # paginated table, one for the CSV, three for payments
+    # besides session, user and profile: six reads for analytics (money pages: test_money_pages)
     assert many["/dashboard/mentor/analytics/"] == 9 and many["/api/dashboard/mentor/analytics/"] == 8
-    assert many["/dashboard/mentor/earnings/"] == 7 and many["/dashboard/mentor/earnings.csv"] == 3
-    assert many["/dashboard/learner/payments/"] == 7

@@ -52,7 +52,7 @@ def test_confirmed_booking_shows_the_session_in_the_viewers_zone(mentor, indian_
     assert session.domain.name in text
     assert shown(session.starts_at) in text and " IST" in text
     assert "1 h 30 min" in text and "₹499" in text
-    assert '<span class="chip chip-confirmed">Confirmed</span>' in body
+    assert '<span class="chip chip-confirmed" data-booking-chip>Confirmed</span>' in body
     opens = shown(session.starts_at - timedelta(minutes=10), fmt="%-I:%M %p")
     assert f"The room opens 10 minutes before the start, at {opens}." in text
     assert f'href="/api/bookings/{booking.pk}/invite.ics"' in body
@@ -77,7 +77,7 @@ def test_held_booking_shows_until_when_the_seat_is_held(mentor, indian_learner, 
     booking = booking_of(indian_learner, session, BookingState.HELD, hold_expires_at=until)
     response = client_for(indian_learner).get(f"/dashboard/learner/bookings/{booking.pk}/")
     body, text = response.content.decode(), text_of(response)
-    assert '<span class="chip chip-held">Awaiting payment</span>' in body
+    assert '<span class="chip chip-held" data-booking-chip>Awaiting payment</span>' in body
     assert f"Complete payment by {shown(until, fmt='%a %-d %b, %-I:%M %p')} to confirm your seat" in text
     assert f"/bookings/{booking.pk}/cancel/" in body
     assert "invite.ics" not in body  # a held seat is not in the calendar until it is confirmed
@@ -104,7 +104,7 @@ def test_cancelled_booking_shows_the_refund(mentor, indian_learner, domains):
     )
     response = client_for(indian_learner).get(f"/dashboard/learner/bookings/{booking.pk}/")
     body, text = response.content.decode(), text_of(response)
-    assert '<span class="chip chip-cancelled">Cancelled</span>' in body
+    assert '<span class="chip chip-cancelled" data-booking-chip>Cancelled</span>' in body
     assert "₹499 refunded to how you paid." in text
     assert "/cancel/" not in body and "invite.ics" not in body and "The room opens" not in text
     assert 'href="/dashboard/learner/bookings/?when=past"' in body  # back to the list it is in

@@ -89,7 +89,9 @@ def test_the_api_lists_counts_and_marks_only_the_users_own(mentor, learner, outs
     assert [n["id"] for n in body["results"]] == sorted(mine, reverse=True) and body["unread_count"] == 3
     assert client.get("/api/notifications/", {"before": max(mine)}).json()["results"][0]["id"] == sorted(mine)[1]
     # Someone else's ids are ignored, not marked.
-    assert client_for(outsider).post("/api/notifications/read/", {"ids": mine}, content_type="application/json").json() == {
+    assert client_for(outsider).post(
+        "/api/notifications/read/", {"ids": mine}, content_type="application/json"
+    ).json() == {
         "marked": 0,
         "unread_count": 0,
     }
@@ -128,7 +130,10 @@ def test_offline_the_store_pulls_notifications_and_marks_them_read_through_sync(
     device = uuid.uuid4()
     pushed = client.post(
         "/api/sync/push",
-        {"client_id": str(device), "mutations": [{"id": 1, "name": "notifications.read", "args": {"ids": [notification.pk]}}]},
+        {
+            "client_id": str(device),
+            "mutations": [{"id": 1, "name": "notifications.read", "args": {"ids": [notification.pk]}}],
+        },
         content_type="application/json",
     )
     assert pushed.status_code == 200 and pushed.json()["results"][0]["status"] == "applied", pushed.json()

@@ -72,3 +72,48 @@ def test_tampered_results_and_foreign_orders_change_nothing(razorpay, held, lear
     client.post(f"/payments/orders/{order.pk}/verify/", paid)
     held.refresh_from_db()
     assert held.state == BookingState.CONFIRMED
+
+
+def test_the_page_counts_the_hold_down_from_the_servers_clock(razorpay, held, learner, settings):
+    settings.PAYMENTS_TEST_MODE = True
+    settings.FULL_REFUND_HOURS_BEFORE = 2
+    html = client_for(learner).get(f"/payments/checkout/{held.pk}/").content.decode()
+    held.refresh_from_db()
+    assert f'data-hold-expires="{held.hold_expires_at.isoformat()}"' in html
+    assert "data-server-now=" in html and 'aria-live="polite"' in html
+    assert "Full refund if you cancel at least 2 hours before the start." in html
+    # Offline: the note is there for checkout.js to show, the Pay button marked as needing a network.
+    assert "Payments need a connection." in html and "Your seat stays held" in html
+    assert "data-needs-network" in html and 'src="/static/js/checkout.js"' in html
+
+
+def test_after_a_failure_the_page_offers_a_retry_and_another_method(razorpay, held, learner, settings):
+    settings.PAYMENTS_TEST_MODE = True
+    client = client_for(learner)
+    client.get(f"/payments/checkout/{held.pk}/")
+    order = PaymentOrder.objects.get(booking=held)
+    response = client.post(f"/payments/orders/{order.pk}/test-pay/", {"outcome": "failure", "method": "upi"})
+    assert response["Location"] == f"/payments/checkout/{held.pk}/?payment=failed"
+    html = client.get(response["Location"]).content.decode()
+    assert "Try again: pay ₹499 (test)" in html and "Try another method" in html
+    assert "2 payment attempts left for this booking." in html
+    # The retry with another method pays the same open order.
+    paid = client.post(f"/payments/orders/{order.pk}/test-pay/", {"outcome": "success", "method": "netbanking"})
+    assert paid["Location"] == f"/dashboard/learner/bookings/{held.pk}/?payment=paid"
+    held.refresh_from_db()
+    assert held.state == BookingState.CONFIRMED and PaymentOrder.objects.count() == 1
+
+
+def test_a_hold_that_ran_out_offers_booking_again(razorpay, held, learner, settings):
+    settings.PAYMENTS_TEST_MODE = True
+    type(held).objects.filter(pk=held.pk).update(hold_expires_at=held.created_at)
+    html = client_for(learner).get(f"/payments/checkout/{held.pk}/").content.decode()
+    assert "Book again" in html and "data-hold-expires" not in html
+    assert not PaymentOrder.objects.exists()
+
+
+def test_a_live_page_is_ready_to_turn_confirmed(razorpay, held, learner, settings):
+    settings.PAYMENTS_TEST_MODE = True
+    for path in (f"/payments/checkout/{held.pk}/", f"/dashboard/learner/bookings/{held.pk}/"):
+        html = client_for(learner).get(path).content.decode()
+        assert f'data-live-booking="{held.pk}"' in html and "data-when-confirmed hidden" in html
