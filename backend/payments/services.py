@@ -43,7 +43,8 @@ def payment_settle(*, gateway_order_id: str, payment_id: str, amount_paise: int,
     order = PaymentOrder.objects.select_for_update().filter(gateway_order_id=gateway_order_id).first()
     if order is None:
         raise DomainError("unknown_order", "That order is not ours.")
-    if order.state != OrderState.CREATED:
+    # A failed attempt does not close the order at the gateway: a later payment on it still counts.
+    if order.state not in (OrderState.CREATED, OrderState.FAILED):
         if order.payment_id == payment_id:
             return Settled(order, "already_settled")
         # A second payment for an order already paid (a double click in checkout): give it back.
@@ -99,6 +100,20 @@ def _tip_settle(order: PaymentOrder, payment_id: str) -> Settled:
         data={"booking": order.booking_id, "amount_paise": order.amount_paise, "share_paise": posted.share_paise},
     )
     return Settled(order, "tipped")
+
+
+@transaction.atomic
+def payment_failed(*, gateway_order_id: str, payment_id: str, source: str) -> PaymentOrder | None:
+    """A payment attempt on an order failed: the order is closed as failed, so the next try
+    opens a new order and counts as another attempt (MAX_ATTEMPTS). The seat stays held."""
+    order = PaymentOrder.objects.select_for_update().filter(gateway_order_id=gateway_order_id).first()
+    if order is None:
+        return None
+    if order.state == OrderState.CREATED:
+        order.state, order.outcome = OrderState.FAILED, "payment_failed"
+        order.save(update_fields=["state", "outcome"])
+    audit_record(action="payment.failed", actor=None, order=order.pk, payment=payment_id, source=source)
+    return order
 
 
 @transaction.atomic

@@ -169,7 +169,12 @@ def checkout(request, booking_id: int):
         log.warning("checkout for booking %s: gateway unreachable", booking.pk, exc_info=True)
         unreachable = True
     context = _checkout_context(request, order, amount_paise=booking.session.price_paise, is_tip=False)
-    attempts = PaymentOrder.objects.filter(booking=booking, purpose=OrderPurpose.BOOKING).count()
+    # The open order is the attempt in hand; failed (and abandoned) ones are used up.
+    attempts = (
+        PaymentOrder.objects.filter(booking=booking, purpose=OrderPurpose.BOOKING)
+        .exclude(state=OrderState.CREATED)
+        .count()
+    )
     context.update(
         booking=booking,
         session=booking.session,
@@ -188,6 +193,8 @@ def order_checkout(request, order_id: int):
     order = _own_order(request, order_id)
     if not _is_tip(order):
         return redirect("checkout", booking_id=order.booking_id)
+    if order.state == OrderState.FAILED:  # a failed tip: choose again, which opens a new order
+        return redirect(f"{reverse('tip', kwargs={'booking_id': order.booking_id})}?payment=failed")
     if order.state != OrderState.CREATED:
         return redirect("learner-booking", booking_id=order.booking_id)
     booking = selectors.get_booking_for_user(request.user, order.booking_id)
@@ -212,8 +219,16 @@ def checkout_test_pay(request, order_id: int):
     except gateway.GatewayError:
         return redirect(_outcome_path(order, "unreachable"))
     if "razorpay_signature" not in result:
-        reason = (result.get("error") or {}).get("reason", "")
-        return redirect(_outcome_path(order, "cancelled" if reason == "payment_cancelled" else "failed"))
+        error = result.get("error") or {}
+        if error.get("reason") == "payment_cancelled":
+            return redirect(_outcome_path(order, "cancelled"))
+        # Straight from the gateway (server to server), so it can close the attempt now.
+        services.payment_failed(
+            gateway_order_id=order.gateway_order_id,
+            payment_id=str((error.get("metadata") or {}).get("payment_id", "")),
+            source="test_checkout",
+        )
+        return redirect(_outcome_path(order, "failed"))
     return redirect(_outcome_path(order, _settle_from_checkout(request, order, result)))
 
 

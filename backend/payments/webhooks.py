@@ -58,8 +58,12 @@ def _apply(kind: str, event: dict) -> str:
         return settled.outcome
     if kind == "payment.failed":
         payment = _entity(event, "payment")
-        audit_record(action="payment.failed", order=payment.get("order_id"), payment=payment.get("id"))
-        return "failed_noted"
+        if not payment.get("order_id"):
+            return "ignored_incomplete"
+        order = services.payment_failed(
+            gateway_order_id=str(payment["order_id"]), payment_id=str(payment.get("id") or ""), source="webhook"
+        )
+        return "failed_noted" if order else "unknown_order"
     if kind in ("refund.processed", "refund.failed"):
         refund = _entity(event, "refund")
         if not refund.get("id") or not refund.get("payment_id"):

@@ -51,7 +51,10 @@ def test_a_failed_or_cancelled_payment_keeps_the_seat_held(razorpay, held, learn
     cancelled = client.post(f"/payments/orders/{order.pk}/test-pay/", {"outcome": "cancel"}, follow=True)
     assert "Payment cancelled" in cancelled.content.decode()
     held.refresh_from_db()
-    assert held.state == BookingState.HELD and PaymentOrder.objects.get().state == OrderState.CREATED
+    assert held.state == BookingState.HELD
+    # The failed attempt is closed; the checkout page opened the next one.
+    states = list(PaymentOrder.objects.order_by("id").values_list("state", flat=True))
+    assert states == [OrderState.FAILED, OrderState.CREATED]
     assert not ledger.balance(ledger.EXTERNAL)
 
 
@@ -97,11 +100,13 @@ def test_after_a_failure_the_page_offers_a_retry_and_another_method(razorpay, he
     html = client.get(response["Location"]).content.decode()
     assert "Try again: pay ₹499 (test)" in html and "Try another method" in html
     assert "2 payment attempts left for this booking." in html
-    # The retry with another method pays the same open order.
-    paid = client.post(f"/payments/orders/{order.pk}/test-pay/", {"outcome": "success", "method": "netbanking"})
+    # The retry with another method pays the next order (the failed one is closed).
+    retry = PaymentOrder.objects.get(booking=held, state=OrderState.CREATED)
+    paid = client.post(f"/payments/orders/{retry.pk}/test-pay/", {"outcome": "success", "method": "netbanking"})
     assert paid["Location"] == f"/dashboard/learner/bookings/{held.pk}/?payment=paid"
     held.refresh_from_db()
-    assert held.state == BookingState.CONFIRMED and PaymentOrder.objects.count() == 1
+    order.refresh_from_db()
+    assert held.state == BookingState.CONFIRMED and order.state == OrderState.FAILED
 
 
 def test_a_hold_that_ran_out_offers_booking_again(razorpay, held, learner, settings):

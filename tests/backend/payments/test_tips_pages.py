@@ -56,7 +56,11 @@ def test_a_failed_tip_payment_comes_back_to_the_tip_checkout(attended, learner):
     order = PaymentOrder.objects.get(purpose=OrderPurpose.TIP, amount_paise=7_500)
     failed = client.post(f"/payments/orders/{order.pk}/test-pay/", {"outcome": "failure"})
     assert failed["Location"] == f"/payments/orders/{order.pk}/?payment=failed"
-    assert "The payment failed" in client.get(failed["Location"]).content.decode()
+    again = client.get(failed["Location"], follow=True)
+    assert again.redirect_chain[-1][0] == f"/payments/tips/{attended.pk}/?payment=failed"
+    assert "The payment failed" in again.content.decode()
+    order.refresh_from_db()
+    assert order.state == OrderState.FAILED  # the next tip opens a new order
 
 
 @pytest.mark.parametrize("fields", [{"amount": "custom", "custom_amount": "5"}, {"amount": "custom"}, {"amount": "x"}])

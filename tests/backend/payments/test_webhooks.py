@@ -136,3 +136,21 @@ def test_checkout_refuses_what_cannot_be_paid(razorpay, held, learner, outsider)
         services.checkout_start(learner=learner, booking=held)
     assert late.value.code == "not_payable"
     assert not PaymentOrder.objects.exists()
+
+
+def test_a_failed_attempt_closes_the_order_but_a_later_payment_on_it_still_counts(razorpay, held, learner):
+    order = services.checkout_start(learner=learner, booking=held)
+    razorpay.pay(order.gateway_order_id, outcome="failure")
+    (failed,) = razorpay.inbox.wait_for(1)
+    assert json.loads(failed[0])["event"] == "payment.failed"
+    assert deliver(*failed).json() == {"status": "failed_noted"}
+    order.refresh_from_db()
+    assert order.state == OrderState.FAILED and AuditEvent.objects.filter(action="payment.failed").exists()
+    retry = services.checkout_start(learner=learner, booking=held)
+    assert retry != order  # the next attempt is a new order
+    # Checkout on the old order was still open at the gateway: its payment confirms the seat.
+    razorpay.pay(order.gateway_order_id)
+    captured = razorpay.inbox.wait_for(3)[1]
+    assert deliver(*captured).json() == {"status": "confirmed"}
+    held.refresh_from_db()
+    assert held.state == BookingState.CONFIRMED
