@@ -64,6 +64,19 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int_list(name: str, default: list[int], *, minimum: int = 0, maximum: int | None = None) -> list[int]:
+    """Comma-separated integers ("30,10"), each checked like env_int."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    values = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item.isdigit() or int(item) < minimum or (maximum is not None and int(item) > maximum):
+            raise ImproperEnvironment(f"{name} must be integers from {minimum}, comma-separated, got {raw!r}")
+        values.append(int(item))
+    return values
+
+
 def env_url(name: str, *, schemes: tuple[str, ...]) -> str | None:
     value = env_str(name)
     if not value:

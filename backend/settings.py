@@ -15,6 +15,7 @@ from django.utils.functional import lazy
 from backend.env import (
     env_bool,
     env_int,
+    env_int_list,
     env_list,
     env_path,
     env_str,
@@ -330,6 +331,8 @@ ROOM_OPENS_MINUTES_BEFORE = env_int("ROOM_OPENS_MINUTES_BEFORE", 10, minimum=0)
 ROOM_CLOSES_MINUTES_AFTER = env_int("ROOM_CLOSES_MINUTES_AFTER", 15, minimum=0)
 # A mentor not in the room this long after the start is a no-show: cancelled and refunded.
 NO_SHOW_AFTER_MINUTES = env_int("NO_SHOW_AFTER_MINUTES", 10, minimum=1)
+# Reminders before each session with confirmed seats, minutes before the start (PRODUCT.md).
+REMINDER_OFFSETS_MINUTES = env_int_list("REMINDER_OFFSETS_MINUTES", [30, 10], minimum=1, maximum=24 * 60)
 # STUN servers, comma-separated ("stun:stun.example.org:3478"). Empty on the embedded default:
 # peers on one machine or one LAN connect over host candidates.
 ROOM_STUN_URLS = env_list("ROOM_STUN_URLS")

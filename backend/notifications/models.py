@@ -60,3 +60,12 @@ class NotificationPreference(models.Model):
 
     def wants(self, channel: str, category: str) -> bool:
         return bool(self.channels.get(channel, {}).get(category, default_channels()[channel].get(category, False)))
+
+
+class NoticeSent(models.Model):
+    """A scheduled notice claimed once: "reminder:<session>:<user>:<minutes>:<sequence>",
+    "feedback:<booking>". The unique key makes two workers (or two scheduler ticks) racing for
+    the same notice send it once; the row commits with the notification it produced."""
+
+    key = models.CharField(max_length=80, unique=True)
+    sent_at = models.DateTimeField(auto_now_add=True)

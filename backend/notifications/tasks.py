@@ -8,8 +8,10 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
 
+from backend.notifications import jobs
 from backend.notifications.catalogue import CATALOGUE
 from backend.notifications.models import Channel, Notification, NotificationPreference
 
@@ -50,6 +52,7 @@ def push_notification(notification: Notification) -> None:
     from push.delivery import push_to_user
 
     spec = CATALOGUE.get(notification.event)
+    data = notification.data if isinstance(notification.data, dict) else {}
     push_to_user(
         notification.user_id,
         payload={
@@ -59,7 +62,18 @@ def push_notification(notification: Notification) -> None:
             "url": notification.url or "/dashboard/",
             "category": notification.category,
         },
-        ttl_seconds=spec.ttl_seconds if spec else 24 * 3600,
+        # A notice may say how long it stays useful (a reminder: until the session starts).
+        ttl_seconds=int(data.get("ttl_seconds") or (spec.ttl_seconds if spec else 24 * 3600)),
         urgency="high" if spec and spec.urgent else "normal",
-        topic=notification.data.get("topic", "") if isinstance(notification.data, dict) else "",
+        topic=str(data.get("topic", "")),
     )
+
+
+@db_periodic_task(crontab(minute="*"))
+def notifications_reminders():
+    jobs.send_due_reminders()
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def notifications_feedback_prompts():
+    jobs.send_feedback_prompts()

@@ -25,7 +25,22 @@ def presence_join(*, session: Session, user, role: str, peer: str, channel_name:
     Presence.objects.create(
         session=session, user=user, role=role, peer=peer, channel_name=channel_name, joined_at=now, last_seen_at=now
     )
+    _announce_arrival(session, user, role)
     return _retime(session.pk, now)
+
+
+def _announce_arrival(session: Session, user, role: str) -> None:
+    """The other side hears that someone came into the room, once per person per session (a
+    reload or a second tab is not news)."""
+    from backend.notifications.jobs import claim_and_publish
+
+    if role == "mentor":
+        event, audience = "room.mentor_ready", _learners(session)
+    else:
+        event, audience = "room.learner_joined", [session.mentor_id]
+    if audience:
+        data = {"session": session.pk, "learner": user.pk} if role == "learner" else {"session": session.pk}
+        claim_and_publish(f"room:{session.pk}:{user.pk}", event, to=audience, data=data)
 
 
 @transaction.atomic

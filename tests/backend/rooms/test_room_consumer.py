@@ -321,6 +321,12 @@ def test_going_live_reaches_learners_dashboards_and_ending_completes_the_session
         await dashboard.receive_from()  # hello
         teacher, _ = await enter(mentor, session.room_code)
         student, _ = await enter(learner, session.room_code)
+        # The mentor's arrival is news for the learner: the event, then its notification.
+        arrived = await next_of(dashboard, "event")
+        assert (arrived["event"], arrived["data"]) == ("room.mentor_ready", {"session": session.pk})
+        notified = await next_of(dashboard, "event")
+        assert notified["event"] == "notification.created"
+        assert notified["data"]["title"].startswith("Your mentor is in the room")
         await send(teacher, "go_live")
         event = await next_of(dashboard, "event")
         assert (event["event"], event["data"]) == ("session.live", {"session": session.pk})
