@@ -11,16 +11,20 @@ server's port is known."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db.models import Sum
 from django.test import override_settings
+from django.utils import timezone
 
 from backend.marketplace import services as marketplace
-from backend.marketplace.models import Booking, BookingState
-from backend.payments import services
+from backend.marketplace.models import Booking, BookingState, SessionState
+from backend.payments import jobs, services
 from backend.payments.models import LedgerEntry, OrderState, PaymentOrder
 from backend.payments.standin import StandIn
+from backend.rooms import services as rooms
 from tests.backend.marketplace.factories import a_session
 from tests.browser.conftest import ARTEFACTS, DESKTOP, PHONE
 from tests.browser.test_live_updates import DaphneBrowserCase, cast, record_update_frames, wait_for_frame
@@ -131,6 +135,37 @@ class CheckoutInTestModeTest(PaymentServerCase):
         # payment.captured and order.paid for each of the two payments reached daphne and changed nothing.
         sent = self.standin.wait_for_webhooks(4, timeout=10)
         assert [status for *_, status in sent] == [200, 200, 200, 200]
+
+        # The mentor's share waits as pending until the session is over and the dispute window
+        # has passed (time moved explicitly), then it is available to withdraw.
+        self.assert_earnings(mentor, pending="₹449.10", available="₹0")
+        session.state = SessionState.LIVE
+        session.save(update_fields=["state"])
+        rooms.session_complete(session=session)  # ended now: the window runs from here
+        with time_machine.travel(timezone.now() + timedelta(hours=71), tick=False):
+            assert jobs.release_matured_earnings() == 0
+        self.assert_earnings(mentor, pending="₹449.10", available="₹0")
+        with time_machine.travel(timezone.now() + timedelta(hours=73), tick=False):
+            assert jobs.release_matured_earnings() == 1
+        self.assert_earnings(mentor, pending="₹0", available="₹449.10")
+
+    def assert_earnings(self, mentor, *, pending: str, available: str) -> None:
+        context = self.browser.new_context(viewport=DESKTOP)
+        try:
+            page = context.new_page()
+            page.goto(f"{self.live_server_url}/login/")
+            page.get_by_label("E-mail").fill(mentor.email)
+            page.locator('input[name="password"]').fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url("**/dashboard/mentor/")
+            page.goto(f"{self.live_server_url}/dashboard/mentor/earnings/")
+            stats = {
+                card.locator(".stat-label").inner_text(): card.locator(".stat-value").inner_text()
+                for card in page.locator(".card.stat").all()
+            }
+            assert (stats["Pending"], stats["Available"]) == (pending, available), stats
+        finally:
+            context.close()
 
 
 @pytest.mark.browser
