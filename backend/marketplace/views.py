@@ -27,6 +27,7 @@ from backend.dashboards import tabs
 from backend.dashboards.forms import RequestForm, apply_domain_error
 from backend.marketplace import discovery, selectors, services
 from backend.marketplace.models import BookingState, Domain, SessionState, WaitlistEntry, WaitlistState
+from backend.payments.services import tippable
 
 SESSIONS_PER_PAGE = 20
 MENTORS_PER_PAGE = 24
@@ -473,6 +474,7 @@ def learner_booking(request, booking_id: int):
         "expired_hold": expired_hold,
         "upcoming": _is_active(booking) and ongoing,
         "can_cancel": _is_active(booking) and session.starts_at > now,
+        "can_tip": tippable(booking, now=now),
         "room_opens_at": session.starts_at - timedelta(minutes=settings.ROOM_OPENS_MINUTES_BEFORE),
         "room_minutes": settings.ROOM_OPENS_MINUTES_BEFORE,
         "nav": "bookings",

@@ -143,6 +143,18 @@ TIP_MIN_PAISE, TIP_MAX_PAISE = 1_000, 1_000_000  # ₹10 … ₹10,000
 TIP_DAYS_AFTER = 7  # a thank-you belongs close to the session
 
 
+def tippable(booking: Booking, *, now=None) -> bool:
+    """Whether the learner of this (confirmed) booking may tip now: the session is live, or
+    ended at most TIP_DAYS_AFTER days ago."""
+    now = now or timezone.now()
+    session = booking.session
+    return (
+        booking.state == BookingState.CONFIRMED
+        and session.state in (SessionState.LIVE, SessionState.COMPLETED)
+        and session.ends_at + timedelta(days=TIP_DAYS_AFTER) >= now
+    )
+
+
 def tip_start(*, learner, booking: Booking, amount_paise: int) -> PaymentOrder:
     """A gateway order for a tip to the mentor of a session the learner had a seat in, while it
     is live or within a week after it. Paid through the same checkout; settled as a tip."""
@@ -157,13 +169,8 @@ def tip_start(*, learner, booking: Booking, amount_paise: int) -> PaymentOrder:
         .filter(pk=booking.pk, learner=learner, state=BookingState.CONFIRMED)
         .first()
     )
-    now = timezone.now()
     session = booking.session if booking else None
-    if (
-        session is None
-        or session.state not in (SessionState.LIVE, SessionState.COMPLETED)
-        or session.ends_at + timedelta(days=TIP_DAYS_AFTER) < now
-    ):
+    if booking is None or not tippable(booking):
         raise Conflict("not_tippable", "Tips are for sessions you attended, up to a week afterwards.")
     tips_so_far = PaymentOrder.objects.filter(booking=booking, purpose=OrderPurpose.TIP).count()
     remote = gateway.create_order(

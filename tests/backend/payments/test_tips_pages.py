@@ -4,6 +4,8 @@ as a seat, against the local Razorpay stand-in."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from backend.marketplace.models import Booking, BookingState, SessionState
@@ -90,6 +92,11 @@ def test_someone_elses_tip_order_is_not_found(attended, learner, outsider):
 def test_the_booking_page_offers_a_tip_after_the_session_only(attended, learner, mentor):
     client = client_for(learner)
     assert "Tip your mentor" in client.get(f"/dashboard/learner/bookings/{attended.pk}/").content.decode()
+    import time_machine
+
+    with time_machine.travel(attended.session.ends_at + timedelta(days=8), tick=False):
+        late = client.get(f"/dashboard/learner/bookings/{attended.pk}/").content.decode()
+    assert "Tip your mentor" not in late  # a week after, the button goes
     upcoming = Booking.objects.create(session=a_session(mentor), learner=learner, state=BookingState.CONFIRMED)
     assert "Tip your mentor" not in client.get(f"/dashboard/learner/bookings/{upcoming.pk}/").content.decode()
 
