@@ -32,6 +32,8 @@ class _Held:
         self.builds: list[Callable[[], list[Message]]] = []
         # Broadcasts about many objects merge while held: one read for all their ids.
         self.merged: dict[tuple[str, MessagesFor], set[int]] = {}
+        # Follow-up work merges too: one call (one job enqueued) with every id of the batch.
+        self.follow_ups: dict[Callable[[list[int]], None], list[int]] = {}
 
     def messages(self) -> list[Message]:
         found = [message for build in self.builds for message in _built(build)]
@@ -111,6 +113,25 @@ def held_back() -> Iterator[None]:
     finally:
         _held.reset(token)
         _deliver(held.messages())
+        for follow_up, ids in held.follow_ups.items():
+            try:
+                follow_up(ids)
+            except Exception:  # what committed stays committed; the job's own retry covers it
+                log.warning("follow-up %s not run", getattr(follow_up, "__name__", follow_up), exc_info=True)
+
+
+def after_commit_with(follow_up: Callable[[list[int]], None], ids: list[int]) -> None:
+    """Call `follow_up(ids)` after the transaction commits; while held back (a sync push), the
+    ids of every commit in the batch are merged into one call at the end."""
+
+    def run():
+        held = _held.get()
+        if held is not None:
+            held.follow_ups.setdefault(follow_up, []).extend(ids)
+        else:
+            follow_up(ids)
+
+    transaction.on_commit(run)
 
 
 # Called inside the publishing transaction with (event, user_ids, data), so what they write

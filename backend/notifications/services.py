@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from backend.core.errors import DomainError
-from backend.core.events import send_after_commit, user_group
+from backend.core.events import after_commit_with, send_after_commit, user_group
 from backend.notifications.catalogue import CATALOGUE, Loaded
 from backend.notifications.models import Category, Channel, Notification, NotificationPreference, default_channels
 
@@ -49,7 +49,7 @@ def record_notifications(event: str, user_ids: list[int], data: dict) -> list[No
     _changed(created)
     ids = [n.pk for n in created]
     send_after_commit(lambda: [(user_group(n.user_id), "notification.created", live_data(n)) for n in created])
-    transaction.on_commit(lambda: _deliver_elsewhere(ids))
+    after_commit_with(deliver_elsewhere, ids)
     return created
 
 
@@ -71,7 +71,7 @@ def _changed(notifications: list[Notification]) -> None:
     record_rows([(n.user_id, "notification", n.pk) for n in notifications])
 
 
-def _deliver_elsewhere(ids: list[int]) -> None:
+def deliver_elsewhere(ids: list[int]) -> None:
     from backend.notifications.tasks import deliver_notifications
 
     deliver_notifications(ids)
