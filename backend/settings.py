@@ -450,3 +450,23 @@ PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 10, minimum=0, maximum=50
 EARNINGS_DISPUTE_HOURS = env_int("EARNINGS_DISPUTE_HOURS", 72, minimum=0)
 # Orders and refunds the gateway has been quiet about this long are asked after by a job.
 PAYMENTS_RECONCILE_AFTER_MINUTES = env_int("PAYMENTS_RECONCILE_AFTER_MINUTES", 20, minimum=1)
+
+# --- Web Push ---
+# VAPID keys (push/vapid.py): set VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY (base64url; make a pair with
+# `python manage.py generate_vapid_keys`) and VAPID_SUBJECT (mailto: or https:). Without them a
+# pair is generated once into the data directory, like the test-payment keys, and
+# `check --deploy` warns (push.W001): every browser subscription is bound to the public key, so a
+# pair lost with a data directory silently breaks every device.
+from push.vapid import keys_from_env_or_file, subject_from_env  # noqa: E402
+
+VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_KEYS_GENERATED = keys_from_env_or_file(
+    DATA_DIR / "vapid_private_key", generate=True
+)
+VAPID_SUBJECT_DEFAULT = "mailto:push@peerlearn.local"
+VAPID_SUBJECT = subject_from_env(VAPID_SUBJECT_DEFAULT)
+PUSH_TIMEOUT_SECONDS = env_int("PUSH_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
+# Subscription endpoints on private, loopback or link-local addresses are refused (the server
+# would POST wherever a user points it); tests and the benchmark talk to a push stand-in on 127.0.0.1.
+PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PUSH_ALLOW_PRIVATE_ENDPOINTS", default=False)
+# The app re-posts its subscription at every start; one unseen this long belongs to a device gone.
+PUSH_SUBSCRIPTION_MAX_IDLE_DAYS = env_int("PUSH_SUBSCRIPTION_MAX_IDLE_DAYS", 60, minimum=1)

@@ -35,6 +35,7 @@ urlpatterns = [
     path("api/dashboard/learner/", dashboard_api.LearnerDashboardView.as_view(), name="api-dashboard-learner"),
     path("api/dashboard/mentor/", dashboard_api.MentorDashboardView.as_view(), name="api-dashboard-mentor"),
     path("api/sync/", include("sync.urls")),
+    path("api/push/", include("push.urls")),
     path(
         "api/dashboard/mentor/analytics/",
         dashboard_api.MentorAnalyticsView.as_view(),

@@ -41,6 +41,9 @@ def run_manage(*args, extra_env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def production_env(tmp_path) -> dict[str, str]:
+    from push.vapid import generate_keypair
+
+    vapid_public, vapid_private = generate_keypair()
     return {
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(60),
@@ -53,6 +56,9 @@ def production_env(tmp_path) -> dict[str, str]:
         "RAZORPAY_KEY_ID": "rzp_live_example",
         "RAZORPAY_KEY_SECRET": secrets.token_urlsafe(24),
         "RAZORPAY_WEBHOOK_SECRET": secrets.token_urlsafe(24),
+        "VAPID_PUBLIC_KEY": vapid_public,
+        "VAPID_PRIVATE_KEY": vapid_private,
+        "VAPID_SUBJECT": "mailto:ops@peerlearn.example",
     }
 
 
