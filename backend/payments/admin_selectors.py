@@ -2,8 +2,8 @@
 point takes the admin and refuses anyone else (Http404), so a page cannot leak money data by
 forgetting its access rule.
 
-A failed refund is retried by asking for a new refund with the note "Retry of refund #<id>"
-(services.refund_by_admin); that note is how a failed refund is known to be dealt with."""
+A failed refund is retried with services.refund_retry, which links the new refund to it
+(`retry_of`); that link is how a failed refund is known to be dealt with."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from django.db.models import (
     Case,
-    CharField,
     Count,
     Exists,
     IntegerField,
@@ -22,7 +21,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Concat
 from django.http import Http404
 
 from backend.accounts.models import Role, User
@@ -37,7 +35,6 @@ from backend.payments.models import (
     WithdrawalState,
 )
 
-RETRY_NOTE = "Retry of refund #"
 CAPTURED = (OrderState.PAID, OrderState.REFUNDED)
 OPEN_WITHDRAWALS = (WithdrawalState.REQUESTED, WithdrawalState.APPROVED)
 
@@ -45,10 +42,6 @@ OPEN_WITHDRAWALS = (WithdrawalState.REQUESTED, WithdrawalState.APPROVED)
 def _require_admin(user: User) -> None:
     if getattr(user, "role", None) != Role.ADMIN:
         raise Http404
-
-
-def retry_note(refund: Refund) -> str:
-    return f"{RETRY_NOTE}{refund.pk}"
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -135,11 +128,7 @@ def get_order_for_admin(admin: User, order_id: int) -> OrderDetail:
 
 # --- refunds ----------------------------------------------------------------------------------
 def _retried() -> Exists:
-    return Exists(
-        Refund.objects.filter(
-            order=OuterRef("order"), note=Concat(Value(RETRY_NOTE), Cast(OuterRef("pk"), CharField()))
-        )
-    )
+    return Exists(Refund.objects.filter(retry_of=OuterRef("pk")))
 
 
 def refunds_for_admin(admin: User, state: str = "") -> QuerySet[Refund]:

@@ -194,18 +194,8 @@ def admin_refunds(request):
 def admin_refund_retry(request, refund_id: int):
     failed = selectors.get_refund_for_admin(request.user, refund_id)
     back = safe_next(request, reverse("admin-refunds"))
-    if failed.state != RefundState.FAILED or failed.retried:
-        messages.error(request, f"Refund #{failed.pk} is not a failed refund waiting for a retry.")
-        return redirect(back)
-    if failed.payment_id != failed.order.payment_id:
-        # A duplicate payment never entered the ledger; refund_by_admin only refunds the order's
-        # own payment. Such a refund is retried from the gateway's dashboard.
-        messages.error(request, "This refund is for a duplicate payment: retry it from the Razorpay dashboard.")
-        return redirect(back)
     try:
-        refund = services.refund_by_admin(
-            admin=request.user, order=failed.order, amount_paise=failed.amount_paise, note=selectors.retry_note(failed)
-        )
+        refund = services.refund_retry(admin=request.user, refund=failed)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

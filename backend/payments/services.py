@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -285,6 +285,31 @@ def refund_by_admin(*, admin, order: PaymentOrder, amount_paise: int, note: str)
     if not note.strip():
         raise DomainError("note_required", "Say why the payment is refunded.")
     return refund_request(order=order, amount_paise=amount_paise, reason="admin", note=note.strip(), requested_by=admin)
+
+
+def refund_retry(*, admin, refund: Refund) -> Refund:
+    """Ask again for a refund the gateway refused: the same amount of the same payment, linked
+    to the failed one (once: a second retry of it, or two admins at once, is refused)."""
+    if getattr(admin, "role", None) != Role.ADMIN:
+        raise Forbidden("wrong_role", "Only admins retry refunds.")
+    try:
+        with transaction.atomic():
+            failed = Refund.objects.select_for_update().get(pk=refund.pk)
+            if failed.state != RefundState.FAILED or Refund.objects.filter(retry_of=failed).exists():
+                raise Conflict("not_retryable", "Only a failed refund not yet retried can be asked for again.")
+            again = refund_request(
+                order=failed.order,
+                amount_paise=failed.amount_paise,
+                reason=failed.reason,
+                note=f"Retry of refund #{failed.pk}",
+                requested_by=admin,
+                payment_id=failed.payment_id,
+            )
+            again.retry_of = failed
+            again.save(update_fields=["retry_of"])
+    except IntegrityError:
+        raise Conflict("not_retryable", "This refund has just been retried.") from None
+    return again
 
 
 @transaction.atomic
