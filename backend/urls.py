@@ -25,6 +25,7 @@ class DocsView(SpectacularSwaggerView):
 urlpatterns = [
     path("", include("backend.marketplace.urls")),
     path("", include("backend.accounts.urls")),
+    path("dashboard/notifications/", include("backend.notifications.urls")),
     path("dashboard/", include("backend.dashboards.urls")),
     path("dashboard/admin/", include("backend.payments.admin_urls")),
     path("", include("backend.rooms.urls")),

@@ -2,7 +2,7 @@
 // PRECACHE: this deploy's real static URLs, so VERSION changes with every change to the shell.
 // It reads as a route table (ROUTES); the strategies and the per-user cache plumbing follow.
 
-const VERSION = "{{ version }}";
+{% load static %}const VERSION = "{{ version }}";
 const PRECACHE = JSON.parse("{{ precache_json|escapejs }}");
 // The offline store and outbox (self.idb, self.PeerLearnSync), shared with the pages.
 importScripts(...JSON.parse("{{ sync_scripts_json|escapejs }}"));
@@ -34,7 +34,11 @@ const NETWORK_ONLY = [
   "/manifest.webmanifest",
 ];
 // The routes offline-views.js draws from the offline store (keep the two lists in step).
-const DRAWN_FROM_STORE = [/^\/dashboard\/learner\/(bookings\/(\d+\/)?|requests\/)?$/, /^\/dashboard\/mentor\/$/];
+const DRAWN_FROM_STORE = [
+  /^\/dashboard\/learner\/(bookings\/(\d+\/)?|requests\/)?$/,
+  /^\/dashboard\/mentor\/$/,
+  /^\/dashboard\/notifications\/$/,
+];
 // /dashboard/ redirects to the user's own dashboard, which is what the cache holds.
 const HOME_ALIASES = { "/dashboard/": ["/dashboard/learner/", "/dashboard/mentor/", "/dashboard/admin/"] };
 
@@ -143,6 +147,76 @@ async function queueFormPost(request) {
   self.registration.sync?.register("outbox").catch(() => undefined);
   const back = request.referrer && new URL(request.referrer).origin === url.origin ? request.referrer : "/dashboard/";
   return Response.redirect(back, 303);
+}
+
+// --- Web Push ---------------------------------------------------------------------------------
+// Payloads are JSON {id, title, body, url, category} (push/, backend/notifications/tasks.py). One
+// tag per topic (a session's reminders: the 10-minute one replaces the 30-minute one) or else per
+// category, so the tray holds the latest of each kind; the bell keeps every one.
+const PUSH_ICON = "{% static 'icons/icon-192.png' %}";
+const PUSH_BADGE = "{% static 'icons/icon-192.png' %}";
+
+self.addEventListener("push", (event) => event.waitUntil(showPush(event.data)));
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(openFromNotification(event.notification.data || {}));
+});
+
+function showPush(message) {
+  let data = {};
+  try {
+    data = message ? message.json() : {};
+  } catch (_) {
+    data = { body: message.text() };
+  }
+  const tag = data.topic || (data.category ? `peerlearn-${data.category}` : undefined);
+  return self.registration.showNotification(data.title || "PeerLearn", {
+    body: data.body || "",
+    icon: PUSH_ICON,
+    badge: PUSH_BADGE,
+    tag,
+    renotify: Boolean(tag), // a replaced notice still alerts
+    data: { url: data.url || "/dashboard/", id: data.id ?? null },
+    actions: [{ action: "open", title: "Open" }],
+  });
+}
+
+// Focus an open PeerLearn window and take it to the notice's page (a reminder's is the room), or
+// open one. The notice counts as read: queued through the outbox, sent now if the network is up.
+async function openFromNotification({ url, id }) {
+  const target = new URL(url || "/dashboard/", self.location.origin);
+  const href = target.origin === self.location.origin ? target.href : new URL("/dashboard/", self.location.origin).href;
+  const opened = focusOrOpen(href);
+  if (Number.isInteger(id)) await markReadFromWorker(id).catch(() => undefined);
+  return opened;
+}
+
+async function focusOrOpen(href) {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const same = windows.find((client) => client.url === href);
+  if (same) return same.focus();
+  for (const client of windows) {
+    try {
+      const focused = await client.focus();
+      // navigate() works only for windows this worker controls.
+      if (focused && "navigate" in focused) return await focused.navigate(href);
+    } catch (_) {
+      // not ours to steer: try the next one, or open a window
+    }
+  }
+  return self.clients.openWindow(href);
+}
+
+async function markReadFromWorker(id) {
+  const userId = await signedInUser();
+  if (!userId) return;
+  const db = await PeerLearnSync.open(userId);
+  try {
+    await PeerLearnSync.enqueue(db, { name: "notifications.read", args: { ids: [id] }, label: "Mark notification read" });
+    await PeerLearnSync.push(db);
+  } finally {
+    db.close();
+  }
 }
 
 // --- Strategies -------------------------------------------------------------------------------

@@ -15,4 +15,5 @@ urlpatterns = [
     path("password-reset/<uidb64>/<token>/", views.password_reset_confirm, name="password_reset_confirm"),
     path("password-reset/done/", views.password_reset_done, name="password_reset_complete"),
     path("account/2fa/", views.two_factor, name="two-factor"),
+    path("profile/", views.profile, name="profile"),
 ]

@@ -20,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.accounts import forms, services
 from backend.accounts.audit import audit_record
+from backend.accounts.models import TIMEZONE_CHOICES, Theme
 from backend.accounts.wizard import STEPS, Draft, serialisable, step_of
 from backend.core.access import Rule, dashboard_url, page
 from backend.core.errors import DomainError
@@ -297,3 +298,61 @@ def two_factor(request):
         context["qr"] = _qr_svg(device.config_url)
         context["secret"] = base64.b32encode(device.bin_key).decode()
     return render(request, "accounts/two_factor.html", context)
+
+
+# --- profile and settings ---------------------------------------------------------------------
+PROFILE_FIELDS = ("full_name", "timezone", "theme")
+
+
+@page(Rule.AUTHENTICATED)
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    """Name, timezone and theme (validated as the API's PATCH /api/auth/me/ validates them, and
+    saved by the same service), and the notification channels per category. Two forms on one
+    page, each saved on its own; a refused profile form saves nothing and says why."""
+    from backend.accounts.api import MeView
+    from backend.notifications import services as notification_services
+    from backend.notifications.models import Category, Channel
+
+    user = request.user
+    values = {"full_name": user.full_name, "timezone": user.timezone, "theme": user.theme}
+    errors: dict[str, str] = {}
+    if request.method == "POST" and request.POST.get("section") == "channels":
+        channels = {
+            channel: {category: f"{channel}.{category}" in request.POST for category in Category.values}
+            for channel in Channel.values
+        }
+        notification_services.preferences_update(user=user, channels=channels)
+        messages.success(request, "Notification choices saved.")
+        return redirect("profile")
+    if request.method == "POST":
+        values = {name: request.POST.get(name, "") for name in PROFILE_FIELDS}
+        data = MeView.Update(data=values)
+        if data.is_valid():
+            services.account_update(
+                user=user,
+                full_name=data.validated_data["full_name"],
+                timezone_name=data.validated_data["timezone"],
+                theme=data.validated_data["theme"],
+            )
+            messages.success(request, "Profile saved.")
+            return redirect("profile")
+        errors = {name: " ".join(str(e) for e in problems) for name, problems in data.errors.items()}
+    prefs = notification_services.preferences_of(user)
+    context = {
+        "nav": "profile",
+        "values": values,
+        "errors": errors,
+        "timezones": TIMEZONE_CHOICES,
+        "themes": Theme.choices,
+        "channel_rows": [
+            {
+                "key": c.value,
+                "label": c.label,
+                "push": prefs.wants("push", c.value),
+                "email": prefs.wants("email", c.value),
+            }
+            for c in Category
+        ],
+    }
+    return render(request, "accounts/profile.html", context, status=400 if errors else 200)

@@ -41,6 +41,10 @@ SHELL_STATIC = [
     # also runs (importScripts) to replay the outbox when no page is open.
     "vendor/idb/idb.umd.js",
     "js/sync-engine.js",
+    # Modules dashboard pages load by their static() name: the bell (every dashboard page) and
+    # the profile page's push switch.
+    "js/notifications.js",
+    "js/push-settings.js",
 ]
 SYNC_SCRIPTS = ["vendor/idb/idb.umd.js", "js/sync-engine.js"]
 # ES modules app.js imports by a relative specifier. The manifest storage does not rewrite JS

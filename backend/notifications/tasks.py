@@ -61,6 +61,8 @@ def push_notification(notification: Notification) -> None:
             "body": notification.body,
             "url": notification.url or "/dashboard/",
             "category": notification.category,
+            # The worker's tag: a session's 10-minute reminder replaces its 30-minute one.
+            "topic": str(data.get("topic", "")),
         },
         # A notice may say how long it stays useful (a reminder: until the session starts).
         ttl_seconds=int(data.get("ttl_seconds") or (spec.ttl_seconds if spec else 24 * 3600)),

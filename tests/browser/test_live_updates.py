@@ -88,7 +88,7 @@ class LiveUpdatesTest(DaphneBrowserCase):
                 data={"starts_at": (session.starts_at + timedelta(days=1)).isoformat()},
             )
             assert response.status == 200, response.text()
-            toast = page.locator(".toast", has_text="was rescheduled")
+            toast = page.locator(".toast", has_text="New time: ")  # the notification's own words
             toast.wait_for(timeout=10000)
         finally:
             context.close()

@@ -2,27 +2,25 @@
 // each commit. A signed-in user gets their own events as toasts; anyone gets the free seats of
 // the sessions on the page ([data-seats-for] elements), which the page "watches". Reconnects
 // with backoff.
-// app.js passes its showToast in: importing app.js here would load a second copy of it
-// (the page loads the fingerprinted file name, this module would ask for the plain one).
+// Importing app.js here would load a second copy of it (the page loads the fingerprinted file
+// name, this module would ask for the plain one); dom.js is a shared plain-named module.
 
-const MESSAGES = {
-  "booking.created": "Booking updated.",
-  "booking.confirmed": "A seat was confirmed.",
-  "booking.cancelled": "A booking was cancelled.",
-  "session.rescheduled": "A session you are in was rescheduled.",
-  "session.cancelled": "A session you booked was cancelled. You'll get a full refund of what you paid.",
-  "session.published": "A mentor you follow published a new session.",
-  "waitlist.offered": "A seat opened up for you! Take it before the hold runs out.",
-  "request.created": "You have a new session request.",
-  "request.accepted": "Your request was accepted.",
-  "request.countered": "The mentor proposed another time or price.",
-  "request.declined": "A request was declined.",
-  "request.expired": "A request expired.",
-  "review.created": "You received a new review.",
-  "refund.processed": "A refund is on its way to how you paid.",
-  "tip.received": "A tip arrived. Thank you!",
-  "session.live": "Your session is live: join now.",
-};
+import { el } from "./dom.js";
+
+// Every event about a user's own bookings, requests and money now arrives as a notification
+// ("notification.created", with its own title, body and link), so there is one toast per change;
+// the bell and the notifications page (notifications.js) follow the same frames.
+function notificationToast(n) {
+  const box = document.getElementById("toasts");
+  // Already on the page it links to (say, the room a reminder opens): the page shows it.
+  if (!box || (n.url && n.url === location.pathname)) return;
+  const text = el("span", {}, el("strong", {}, n.title), n.body ? el("span", { class: "toast-body" }, n.body) : null);
+  const toast = el("div", { class: "toast toast-info toast-notification", role: "status" }, n.url ? el("a", { href: n.url, class: "toast-link" }, text) : text);
+  const close = el("button", { type: "button", class: "toast-close", "aria-label": "Dismiss" }, "×");
+  toast.append(close);
+  box.append(toast);
+  setTimeout(() => toast.remove(), 8000);
+}
 
 // Room buttons ([data-room-for], rendered by the room_button tag) follow the room: a "soon"
 // button opens itself when the lobby opens, and "session.live" makes every one "Join now".
@@ -60,7 +58,6 @@ document.addEventListener("click", (event) => {
 
 let delay = 1000;
 let socket = null;
-let showToast = () => {};
 
 const MAX_WATCHED = 60; // the server's limit per socket
 
@@ -119,10 +116,7 @@ function connect() {
       return;
     }
     followRooms(message);
-    const text = MESSAGES[message.event];
-    // The room page hears its own session's news in the room; a toast over the call is noise.
-    const inRoom = document.getElementById("room-config") && message.event.startsWith("session.");
-    if (text && !inRoom) showToast(text, "info");
+    if (message.event === "notification.created") notificationToast(message.data);
     document.dispatchEvent(new CustomEvent("peerlearn:event", { detail: message }));
   });
   socket.addEventListener("close", (event) => {
@@ -137,8 +131,9 @@ function connect() {
   });
 }
 
-export function start(toast) {
-  showToast = toast;
+// `toast` (app.js's showToast) is not needed any more: every toast this socket brings is a
+// notification's, drawn with its link by notificationToast.
+export function start() {
   if (!("WebSocket" in window)) return;
   if (navigator.onLine) connect();
   else addEventListener("online", () => connect(), { once: true });

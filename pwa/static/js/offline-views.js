@@ -13,6 +13,7 @@ const ROUTES = [
   { path: /^\/dashboard\/learner\/bookings\/(\d+)\/$/, role: "learner", nav: "/dashboard/learner/bookings/", view: learnerBooking },
   { path: /^\/dashboard\/learner\/requests\/$/, role: "learner", nav: "/dashboard/learner/requests/", view: learnerRequests },
   { path: /^\/dashboard\/mentor\/$/, role: "mentor", nav: "/dashboard/mentor/", view: mentorHome },
+  { path: /^\/dashboard\/notifications\/$/, role: null, nav: "/dashboard/notifications/", view: notificationsPage }, // any role
 ];
 
 // Mirrors of server rules the offline pages need. The server decides when the outbox replays.
@@ -33,10 +34,11 @@ let renders = 0;
 
 // --- the store, read once per render ----------------------------------------------------------
 async function load(db) {
-  const [bookings, sessions, requests, outbox, profile, syncedAt] = await Promise.all([
+  const [bookings, sessions, requests, notifications, outbox, profile, syncedAt] = await Promise.all([
     db.getAll("bookings"),
     db.getAll("sessions"),
     db.getAll("requests"),
+    db.getAll("notifications"),
     db.getAll("outbox"),
     db.get("meta", "profile"),
     db.get("meta", "syncedAt"),
@@ -49,6 +51,7 @@ async function load(db) {
     syncedAt,
     sessions,
     requests,
+    notifications,
     bookings: bookings.map((b) => ({ ...b, session: sessionById.get(b.session_id) })).filter((b) => b.session),
     waiting: outbox.filter((item) => item.state === "pending"),
   };
@@ -561,6 +564,70 @@ function pendingRequest(r, data) {
   );
 }
 
+// --- notifications (any role) ----------------------------------------------------------------------
+// The latest ones the last pull brought; marking read offline queues "notifications.read" (the
+// forms post to the server's routes, which offline.js reads as mutations) and shows as waiting.
+function notificationsPage(data) {
+  const unreadOnly = new URLSearchParams(location.search).get("unread") === "1";
+  const allQueued = data.waiting.some((i) => i.name === "notifications.read_all");
+  const queued = new Set(data.waiting.filter((i) => i.name === "notifications.read").flatMap((i) => i.args?.ids || []));
+  const waitingRead = (n) => !n.read_at && (allQueued || queued.has(n.id));
+  const all = [...data.notifications].sort((a, b) => b.id - a.id);
+  const unread = all.filter((n) => !n.read_at && !waitingRead(n));
+  const rows = unreadOnly ? all.filter((n) => !n.read_at) : all;
+  const here = `${location.pathname}${location.search}`;
+  const tab = (href, label, current, count) =>
+    el("a", { class: "tab", href, "aria-current": current ? "page" : null }, label, count === undefined ? null : [" ", el("span", { class: "tab-count" }, String(count))]);
+  const bar = el(
+    "div",
+    { class: "notifications-bar" },
+    el("nav", { class: "tabs", "aria-label": "Which notifications" }, tab("/dashboard/notifications/", "All", !unreadOnly), tab("/dashboard/notifications/?unread=1", "Unread", unreadOnly, unread.length)),
+    unread.length
+      ? postForm("/dashboard/notifications/read-all/", { "data-offline-label": "all notifications" }, { next: here }, el("button", { class: "btn btn-secondary", type: "submit" }, icon("check", 18), " Mark all read"))
+      : null,
+  );
+  const row = (n) => {
+    const waiting = waitingRead(n);
+    const isUnread = !n.read_at && !waiting;
+    let action = null;
+    if (waiting) action = waitingChip("Read · waiting to sync");
+    else if (isUnread) {
+      action = postForm(
+        `/dashboard/notifications/${n.id}/read/`,
+        { class: "row-actions", "data-offline-label": n.title },
+        { next: here },
+        el("button", { class: "btn btn-ghost", type: "submit" }, "Mark read", el("span", { class: "sr-only" }, `: ${n.title}`)),
+      );
+    }
+    return el(
+      "li",
+      { class: `card list-item list-item-wrap notification-row${isUnread ? " is-unread" : ""}`, id: `notification-${n.id}`, "data-notification-id": n.id },
+      el("span", { class: "unread-dot", "aria-hidden": "true" }),
+      el(
+        "div",
+        { class: "notification-text" },
+        el("strong", {}, n.url ? el("a", { href: n.url }, n.title) : n.title),
+        n.body ? el("p", {}, n.body) : null,
+        el("p", { class: "muted" }, el("time", { datetime: n.created_at }, ago(n.created_at, data)), isUnread ? [" · ", el("span", { class: "unread-label" }, "Unread")] : null),
+      ),
+      action,
+    );
+  };
+  let content;
+  if (rows.length) content = el("ul", { class: "list notification-list" }, rows.map(row));
+  else if (unreadOnly) content = emptyState("check-circle", "You're all caught up: nothing unread.");
+  else content = emptyState("bell", "No notifications on this device yet. They are saved here each time PeerLearn syncs.");
+  return {
+    title: "Notifications · PeerLearn",
+    heading: "Notifications",
+    nodes: [
+      el("p", { class: "muted", "data-synced-at": data.syncedAt }, `Last synced ${ago(data.syncedAt, data)}. This device keeps your latest 100 notifications.`),
+      bar,
+      content,
+    ],
+  };
+}
+
 // --- rendering -----------------------------------------------------------------------------------
 function route(pathname) {
   for (const entry of ROUTES) {
@@ -579,7 +646,7 @@ export async function renderOffline(db) {
   const ticket = ++renders;
   const data = await load(db);
   if (ticket !== renders || online()) return false; // a newer render (or the connection) won
-  if (!data.syncedAt || data.profile?.role !== found.role) return false;
+  if (!data.syncedAt || (found.role && data.profile?.role !== found.role)) return false;
   const page = found.view(data, found.match);
   main.replaceChildren(banner(data), ...page.nodes);
   main.dataset.offlineView = found.view.name;

@@ -264,6 +264,17 @@ export function database() {
   return db;
 }
 
+// Queues a mutation made by a script rather than a form (the bell marks a notification read
+// while offline), with the same badge, replay and notice as a queued form.
+export async function queue(mutation, { quiet = false } = {}) {
+  if (!db) return false;
+  await Sync.enqueue(db, mutation);
+  askForBackgroundSync();
+  await refreshBadge();
+  if (!quiet) toast(`Saved offline: “${mutation.label}”. It will be sent when you're back online.`, "info");
+  return true;
+}
+
 // Resolves once start-up (with its first sync) is over and no sync is running; tests wait on it
 // before cutting the connection.
 export async function settled() {

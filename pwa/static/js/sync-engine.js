@@ -3,7 +3,8 @@
 // UMD build exposing `self.idb`).
 //
 // One IndexedDB database per signed-in user, "peerlearn-<userId>":
-//   bookings, sessions, requests   records from GET /api/sync/pull, keyed by id
+//   bookings, sessions, requests,
+//   notifications                  records from GET /api/sync/pull, keyed by id
 //   meta                           cursor, syncedAt, profile, clientId, nextMutationId, csrf
 //   outbox                         queued mutations, keyed by a local sequence number
 // An outbox item: {seq, name, args, label, state: "pending" | "refused", mutationId, error,
@@ -12,8 +13,10 @@
 (function (global) {
   "use strict";
 
-  const DB_VERSION = 1;
-  const COLLECTIONS = ["bookings", "sessions", "requests"];
+  // Version 2 added "notifications". An upgrade only adds what the older database lacks, so a
+  // device that synced under version 1 keeps its outbox (and the changes waiting in it).
+  const DB_VERSION = 2;
+  const COLLECTIONS = ["bookings", "sessions", "requests", "notifications"];
   const BATCH = 100;
   const LOCK = "peerlearn-sync";
 
@@ -30,10 +33,18 @@
 
   function open(userId) {
     return global.idb.openDB(dbName(userId), DB_VERSION, {
-      upgrade(db) {
-        for (const name of COLLECTIONS) db.createObjectStore(name, { keyPath: "id" });
-        db.createObjectStore("meta");
-        db.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
+      upgrade(db, oldVersion) {
+        if (oldVersion < 1) {
+          for (const name of ["bookings", "sessions", "requests"]) db.createObjectStore(name, { keyPath: "id" });
+          db.createObjectStore("meta");
+          db.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
+        }
+        if (oldVersion < 2) db.createObjectStore("notifications", { keyPath: "id" });
+      },
+      // A newer version opening elsewhere (a tab with new code, the worker) waits for this
+      // connection: let it go rather than block the upgrade; the page reloads into the new code.
+      blocking(currentVersion, blockedVersion, event) {
+        event.target.close();
       },
     });
   }
@@ -69,9 +80,10 @@
       const tx = db.transaction([...COLLECTIONS, "meta"], "readwrite");
       for (const name of COLLECTIONS) {
         const store = tx.objectStore(name);
+        const changes = body.changes[name] || { upsert: [], delete: [] };
         if (body.reset) store.clear();
-        for (const row of body.changes[name].upsert) store.put(row);
-        for (const id of body.changes[name].delete) store.delete(id);
+        for (const row of changes.upsert) store.put(row);
+        for (const id of changes.delete) store.delete(id);
       }
       const meta = tx.objectStore("meta");
       if (body.profile) meta.put(body.profile, "profile");
@@ -309,6 +321,22 @@
         label: "Decline request",
         args: { request: +m[1], action: "decline", reason: form.get("reason") || "", version: version(form) },
       }),
+    ],
+    [
+      /^\/dashboard\/notifications\/(\d+)\/read\/$/,
+      (m) => ({ name: "notifications.read", args: { ids: [+m[1]] }, label: "Mark notification read" }),
+    ],
+    [/^\/dashboard\/notifications\/read-all\/$/, () => ({ name: "notifications.read_all", args: {}, label: "Mark all notifications read" })],
+    [
+      /^\/profile\/$/,
+      (m, form) =>
+        form.get("section") === "profile"
+          ? {
+              name: "profile.update",
+              label: "Edit profile",
+              args: { full_name: form.get("full_name") || "", timezone: form.get("timezone") || "", theme: form.get("theme") || "system" },
+            }
+          : null, // notification channels are saved online only
     ],
   ];
 
