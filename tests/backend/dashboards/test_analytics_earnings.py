@@ -351,4 +351,6 @@ def test_query_counts_do_not_grow_with_records(mentor, learner, cast):
     many = counts(mentor, learner)
     assert few == many
     # besides session, user and profile: six reads for analytics (money pages: test_money_pages)
-    assert many["/dashboard/mentor/analytics/"] == 11  # 9 + the bell's 2 and many["/api/dashboard/mentor/analytics/"] == 8
+    assert (
+        many["/dashboard/mentor/analytics/"] == 11
+    )  # 9 + the bell's 2 and many["/api/dashboard/mentor/analytics/"] == 8
