@@ -24,6 +24,19 @@ class Message:
     url: str = ""
 
 
+PERSON = ("id", "full_name", "timezone", "role")
+SESSION = ("id", "title", "starts_at", "price_paise", "room_code", "mentor_id", *(f"mentor__{f}" for f in PERSON))
+
+
+def _prefixed(relation: str, fields) -> list[str]:
+    return [f"{relation}__{field}" for field in fields]
+
+
+def _one(queryset, pk: int):
+    rows = list(queryset.filter(pk=pk)[:1])  # no ORDER BY: at most one row anyway
+    return rows[0] if rows else None
+
+
 @dataclass
 class Loaded:
     """The objects an event's data names, read once for all its recipients."""
@@ -38,16 +51,29 @@ class Loaded:
     def load(cls, data: dict, recipients: list[int]) -> Loaded:
         loaded = cls(data=data)
         ids = set(recipients)
+        # Only the columns the builders read: this runs inside the writing transaction of every
+        # booking, and building a wide select costs more than running it.
         if isinstance(data.get("booking"), int):
-            loaded.booking = (
-                Booking.objects.select_related("session__mentor", "learner").filter(pk=data["booking"]).first()
+            loaded.booking = _one(
+                Booking.objects.select_related("session__mentor", "learner").only(
+                    "id", "state", "cancelled_by", *_prefixed("learner", PERSON), *_prefixed("session", SESSION)
+                ),
+                data["booking"],
             )
             loaded.session = loaded.booking.session if loaded.booking else None
         if loaded.session is None and isinstance(data.get("session"), int):
-            loaded.session = Session.objects.select_related("mentor").filter(pk=data["session"]).first()
+            loaded.session = _one(Session.objects.select_related("mentor").only(*SESSION), data["session"])
         if isinstance(data.get("request"), int):
-            loaded.request = (
-                SessionRequest.objects.select_related("learner", "mentor").filter(pk=data["request"]).first()
+            loaded.request = _one(
+                SessionRequest.objects.select_related("learner", "mentor").only(
+                    "id",
+                    "topic",
+                    "learner_id",
+                    "mentor_id",
+                    *_prefixed("learner", PERSON),
+                    *_prefixed("mentor", PERSON),
+                ),
+                data["request"],
             )
         if isinstance(data.get("learner"), int):
             ids.add(data["learner"])
