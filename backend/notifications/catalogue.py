@@ -32,9 +32,13 @@ def _prefixed(relation: str, fields) -> list[str]:
     return [f"{relation}__{field}" for field in fields]
 
 
-def _one(queryset, pk: int):
-    rows = list(queryset.filter(pk=pk)[:1])  # no ORDER BY: at most one row anyway
-    return rows[0] if rows else None
+def _by_pk(queryset, ids: set[int]) -> dict:
+    # order_by(): the models' default ordering would add a sort nobody needs here.
+    return {row.pk: row for row in queryset.filter(pk__in=ids).order_by()} if ids else {}
+
+
+def _ids(items: list[tuple[dict, list[int]]], key: str) -> set[int]:
+    return {data[key] for data, _ in items if isinstance(data.get(key), int)}
 
 
 @dataclass
@@ -49,48 +53,47 @@ class Loaded:
 
     @classmethod
     def load(cls, data: dict, recipients: list[int]) -> Loaded:
-        loaded = cls(data=data)
-        ids = set(recipients)
-        # Only the columns the builders read: this runs inside the writing transaction of every
-        # booking, and building a wide select costs more than running it.
-        if isinstance(data.get("booking"), int):
-            loaded.booking = _one(
-                Booking.objects.select_related("session__mentor", "learner").only(
-                    "id", "state", "cancelled_by", *_prefixed("learner", PERSON), *_prefixed("session", SESSION)
-                ),
-                data["booking"],
-            )
-            loaded.session = loaded.booking.session if loaded.booking else None
-        if loaded.session is None and isinstance(data.get("session"), int):
-            loaded.session = _one(Session.objects.select_related("mentor").only(*SESSION), data["session"])
-        if isinstance(data.get("request"), int):
-            loaded.request = _one(
-                SessionRequest.objects.select_related("learner", "mentor").only(
-                    "id",
-                    "topic",
-                    "learner_id",
-                    "mentor_id",
-                    *_prefixed("learner", PERSON),
-                    *_prefixed("mentor", PERSON),
-                ),
-                data["request"],
-            )
-        if isinstance(data.get("learner"), int):
-            ids.add(data["learner"])
-        # The people the objects already carry need no second read (most events name only them).
-        for user in (
-            loaded.booking.learner if loaded.booking else None,
-            loaded.session.mentor if loaded.session else None,
-            loaded.request.learner if loaded.request else None,
-            loaded.request.mentor if loaded.request else None,
-        ):
-            if user is not None:
-                loaded.users[user.pk] = user
-        missing = ids - loaded.users.keys()
-        if missing:
-            loaded.users.update(
+        return cls.load_many([(data, recipients)])[0]
+
+    @classmethod
+    def load_many(cls, items: list[tuple[dict, list[int]]]) -> list[Loaded]:
+        """Loaded objects for many events' (data, recipients) at once: a query per kind of
+        object, whatever the number of events (a sync push's batch builds them together).
+        Only the columns the builders read: building a wide select costs more than running it."""
+        bookings = _by_pk(
+            Booking.objects.select_related("session__mentor", "learner").only(
+                "id", "state", "cancelled_by", *_prefixed("learner", PERSON), *_prefixed("session", SESSION)
+            ),
+            _ids(items, "booking"),
+        )
+        known_sessions = {b.session_id for b in bookings.values()}
+        sessions = _by_pk(
+            Session.objects.select_related("mentor").only(*SESSION), _ids(items, "session") - known_sessions
+        )
+        requests = _by_pk(
+            SessionRequest.objects.select_related("learner", "mentor").only(
+                "id", "topic", "learner_id", "mentor_id", *_prefixed("learner", PERSON), *_prefixed("mentor", PERSON)
+            ),
+            _ids(items, "request"),
+        )
+        users: dict[int, User] = {}  # shared: the people the objects carry need no second read
+        for booking in bookings.values():
+            users[booking.learner.pk] = booking.learner
+            users[booking.session.mentor.pk] = booking.session.mentor
+        for session in sessions.values():
+            users[session.mentor.pk] = session.mentor
+        for request in requests.values():
+            users[request.learner.pk], users[request.mentor.pk] = request.learner, request.mentor
+        wanted = {pk for _, recipients in items for pk in recipients} | _ids(items, "learner")
+        if missing := wanted - users.keys():
+            users.update(
                 {u.pk: u for u in User.objects.filter(pk__in=missing).only("id", "full_name", "timezone", "role")}
             )
+        loaded = []
+        for data, _ in items:
+            booking = bookings.get(data.get("booking"))
+            session = booking.session if booking else sessions.get(data.get("session"))
+            loaded.append(cls(data, users, session, booking, requests.get(data.get("request"))))
         return loaded
 
     def when(self, recipient: int, moment=None) -> str:

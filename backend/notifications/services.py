@@ -4,7 +4,10 @@ does; delivery (the live toast, push, e-mail) happens after commit."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -20,29 +23,43 @@ log = logging.getLogger(__name__)
 MAX_IDS = 200  # per mark-read call
 
 
+_collected: contextvars.ContextVar[list | None] = contextvars.ContextVar("collected_notifications", default=None)
+
+
 def record_notifications(event: str, user_ids: list[int], data: dict) -> list[Notification]:
-    spec = CATALOGUE.get(event)
-    if spec is None:
+    """The event pipeline's listener. Inside `collected()` (a sync push chunk) the events wait
+    and are built together at its end; otherwise they are built now."""
+    if event not in CATALOGUE:
         return []
     recipients = [pk for pk in user_ids if pk != data.get("actor")]
     if not recipients:
         return []
-    loaded = Loaded.load(data, recipients)
+    pending = _collected.get()
+    if pending is not None:
+        pending.append((event, recipients, data))
+        return []
+    return _build([(event, recipients, data)])
+
+
+def _build(events: list[tuple[str, list[int], dict]]) -> list[Notification]:
+    loaded = Loaded.load_many([(data, recipients) for _, recipients, data in events])
     rows = []
-    for recipient in recipients:
-        message = spec.build(loaded, recipient)
-        if message is not None:
-            rows.append(
-                Notification(
-                    user_id=recipient,
-                    event=event,
-                    category=spec.category,
-                    title=message.title[:140],
-                    body=message.body[:300],
-                    url=message.url[:300],
-                    data={k: v for k, v in data.items() if k != "actor"},
+    for (event, recipients, data), objects in zip(events, loaded, strict=True):
+        spec = CATALOGUE[event]
+        for recipient in recipients:
+            message = spec.build(objects, recipient)
+            if message is not None:
+                rows.append(
+                    Notification(
+                        user_id=recipient,
+                        event=event,
+                        category=spec.category,
+                        title=message.title[:140],
+                        body=message.body[:300],
+                        url=message.url[:300],
+                        data={k: v for k, v in data.items() if k != "actor"},
+                    )
                 )
-            )
     if not rows:
         return []
     created = Notification.objects.bulk_create(rows)
@@ -51,6 +68,33 @@ def record_notifications(event: str, user_ids: list[int], data: dict) -> list[No
     send_after_commit(lambda: [(user_group(n.user_id), "notification.created", live_data(n)) for n in created])
     after_commit_with(deliver_elsewhere, ids)
     return created
+
+
+@contextlib.contextmanager
+def collected() -> Iterator[None]:
+    """Build the notifications of the events published inside this block together when it ends
+    without an error, still inside the caller's transaction (a query per kind of object for the
+    whole batch). A part of the block that is undone (a refused mutation's savepoint) takes its
+    events back with `discard_since(mark())`."""
+    pending: list = []
+    token = _collected.set(pending)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+    if pending:
+        _build(pending)
+
+
+def mark() -> int:
+    pending = _collected.get()
+    return len(pending) if pending is not None else 0
+
+
+def discard_since(position: int) -> None:
+    pending = _collected.get()
+    if pending is not None:
+        del pending[position:]
 
 
 def live_data(notification: Notification) -> dict:

@@ -142,3 +142,19 @@ def test_offline_the_store_pulls_notifications_and_marks_them_read_through_sync(
     later = client.get("/api/sync/pull", {"cursor": snapshot["cursor"]}).json()
     assert later["changes"]["notifications"]["upsert"][0]["read_at"] is not None
     assert client_for(learner).get("/api/sync/pull").json()["changes"]["notifications"]["upsert"] == []
+
+
+def test_a_sync_batch_notifies_what_it_applied_and_nothing_it_refused(mentor, learner):
+    first, second = a_session(mentor, title="One"), a_session(mentor, title="Two", hours_ahead=72)
+    mutations = [
+        {"id": 1, "name": "booking.create", "args": {"session": first.pk}},
+        {"id": 2, "name": "booking.create", "args": {"session": first.pk}},  # refused: already booked
+        {"id": 3, "name": "booking.create", "args": {"session": second.pk}},
+    ]
+    answer = client_for(learner).post(
+        "/api/sync/push", {"client_id": str(uuid.uuid4()), "mutations": mutations}, content_type="application/json"
+    )
+    assert [r["status"] for r in answer.json()["results"]] == ["applied", "refused", "applied"]
+    titles = sorted(Notification.objects.filter(user=mentor).values_list("title", flat=True))
+    assert titles == ["New booking: One", "New booking: Two"]
+    assert Change.objects.filter(user=mentor, kind="notification").count() == 2
