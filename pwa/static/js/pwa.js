@@ -28,8 +28,34 @@ export function start(showToast) {
     .then((registration) => {
       tellWhoIsSignedIn();
       watchForUpdates(registration);
+      stillSubscribed(registration);
     })
     .catch((error) => console.warn("Offline support is not available:", error));
+}
+
+// The server forgets a push subscription it has not heard of for 60 days (a device gone). An app
+// in use says it still has one, at most once a day; a subscription the browser rotated is the
+// one getSubscription() returns, so this also saves the new one.
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function stillSubscribed(registration) {
+  const id = root.dataset.userId;
+  if (!id || !registration.pushManager || !("Notification" in window) || Notification.permission !== "granted") return;
+  const key = `peerlearn-push-seen-${id}`;
+  if (Date.now() - Number(localStorage.getItem(key) || 0) < DAY_MS) return;
+  const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] ?? "";
+  registration.pushManager
+    .getSubscription()
+    .then((subscription) =>
+      subscription &&
+      fetch("/api/push/subscriptions/", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(csrf) },
+        body: JSON.stringify(subscription.toJSON()),
+      }).then((response) => response.ok && localStorage.setItem(key, String(Date.now()))),
+    )
+    .catch(() => {}); // offline or refused: tomorrow's visit tries again
 }
 
 function tellWhoIsSignedIn() {
