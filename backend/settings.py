@@ -13,6 +13,7 @@ import dj_database_url
 from django.utils.functional import lazy
 
 from backend.env import (
+    ImproperEnvironment,
     env_bool,
     env_int,
     env_int_list,
@@ -65,11 +66,13 @@ INSTALLED_APPS = [
     "backend.notifications",
     "sync",
     "push",
+    "backend.recommendations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "backend.core.logging.RequestLogMiddleware",  # after whitenoise: static files are not logged
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -110,6 +113,8 @@ if DATABASE_URL:
     # per-thread connections (CONN_MAX_AGE) would pile up; a psycopg pool hands connections out
     # per request instead and saves the connect (several milliseconds) every request paid.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
+    # conn_health_checks also makes Django's pool check a connection at checkout (psycopg_pool's
+    # check_connection): one whose server process died is replaced, not handed to a request.
     if env_bool("DB_POOL", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DB_POOL_MIN", 2, minimum=0),
@@ -138,7 +143,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "backend.core.cache.TolerantRedisCache",  # a Redis outage costs speed, not requests
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "peerlearn"),
         }
@@ -252,6 +257,7 @@ SPECTACULAR_SETTINGS = {
 # --- Security -------------------------------------------------------------------------------
 HTTPS = env_bool("PEERLEARN_HTTPS", default=False)
 SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # load balancers probe over plain HTTP
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
@@ -306,11 +312,20 @@ EMAIL_CODE_TTL_MINUTES = env_int("EMAIL_CODE_TTL_MINUTES", 10, minimum=1)
 EMAIL_CODE_MAX_ATTEMPTS = env_int("EMAIL_CODE_MAX_ATTEMPTS", 5, minimum=1)
 EMAIL_CODE_RESEND_SECONDS = env_int("EMAIL_CODE_RESEND_SECONDS", 30, minimum=0)
 
+# LOG_FORMAT=json writes one JSON object per line (backend/core/logging.py) for a log shipper;
+# "plain" is for people. Default: json for production-shaped runs (DATABASE_URL set, DEBUG off),
+# plain on the embedded default and under DEBUG.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG or EMBEDDED else "json")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperEnvironment(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "backend.core.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
@@ -471,3 +486,22 @@ PUSH_TIMEOUT_SECONDS = env_int("PUSH_TIMEOUT_SECONDS", 10, minimum=1, maximum=60
 PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PUSH_ALLOW_PRIVATE_ENDPOINTS", default=False)
 # The app re-posts its subscription at every start; one unseen this long belongs to a device gone.
 PUSH_SUBSCRIPTION_MAX_IDLE_DAYS = env_int("PUSH_SUBSCRIPTION_MAX_IDLE_DAYS", 60, minimum=1)
+
+# --- Recommendations ---
+# implicit ALS over learners × mentors (backend/recommendations). Artefacts are versioned files in
+# RECOMMENDATIONS_DIR; serving processes pick up the newest within a few seconds, no restart.
+RECOMMENDATIONS_DIR = env_path("RECOMMENDATIONS_DIR", DATA_DIR / "recommendations")
+RECOMMENDATIONS_FACTORS = env_int("RECOMMENDATIONS_FACTORS", 64, minimum=4, maximum=512)
+RECOMMENDATIONS_ITERATIONS = env_int("RECOMMENDATIONS_ITERATIONS", 15, minimum=1, maximum=100)
+RECOMMENDATIONS_REGULARIZATION = 0.05
+RECOMMENDATIONS_ALPHA = 2.0  # confidence per unit of log1p(summed interaction weight)
+RECOMMENDATIONS_POPULARITY_HALF_LIFE_DAYS = 21.0
+# implicit's own threads for training (0 = every core); BLAS stays at one thread while it fits.
+RECOMMENDATIONS_TRAIN_THREADS = env_int("RECOMMENDATIONS_TRAIN_THREADS", 0, minimum=0)
+# A learner's ranked list is cached this long (dropped at once by their new interactions).
+RECOMMENDATIONS_CACHE_SECONDS = env_int("RECOMMENDATIONS_CACHE_SECONDS", 600, minimum=0)
+# The bookable-session catalogue each process ranks from is re-read this often; what is shown is
+# always re-checked against the database (seats, bookings, blocked mentors) at request time.
+RECOMMENDATIONS_CATALOGUE_SECONDS = env_int("RECOMMENDATIONS_CATALOGUE_SECONDS", 30, minimum=0)
+# How often a serving process looks for a newer artefact on disk.
+RECOMMENDATIONS_RELOAD_SECONDS = env_int("RECOMMENDATIONS_RELOAD_SECONDS", 5, minimum=0)

@@ -5,7 +5,7 @@ from django.views.static import serve
 from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from backend.core import pwa
+from backend.core import health, pwa
 from backend.core.access import Rule, page
 from backend.dashboards import api as dashboard_api
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("backend.marketplace.urls")),
     path("", include("backend.accounts.urls")),
     path("dashboard/notifications/", include("backend.notifications.urls")),
+    path("dashboard/admin/recommendations/", include("backend.recommendations.urls")),
     path("dashboard/", include("backend.dashboards.urls")),
     path("dashboard/admin/", include("backend.payments.admin_urls")),
     path("", include("backend.rooms.urls")),
@@ -35,6 +36,7 @@ urlpatterns = [
     path("api/", include("backend.marketplace.api_urls")),
     path("api/dashboard/learner/", dashboard_api.LearnerDashboardView.as_view(), name="api-dashboard-learner"),
     path("api/dashboard/mentor/", dashboard_api.MentorDashboardView.as_view(), name="api-dashboard-mentor"),
+    path("api/recommendations/", include("backend.recommendations.api_urls")),
     path("api/sync/", include("sync.urls")),
     path("api/push/", include("push.urls")),
     path(
@@ -49,6 +51,10 @@ urlpatterns = [
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
     path("sw.js", pwa.service_worker, name="service-worker"),
     path("offline/", pwa.offline, name="offline"),
+    # Probes for supervisors and load balancers, and the admin's view of the same checks.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("dashboard/admin/health/", health.admin_health, name="admin-health"),
 ]
 
 if settings.DEBUG or settings.EMBEDDED:

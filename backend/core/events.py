@@ -128,8 +128,11 @@ def after_commit_with(follow_up: Callable[[list[int]], None], ids: list[int]) ->
         held = _held.get()
         if held is not None:
             held.follow_ups.setdefault(follow_up, []).extend(ids)
-        else:
+            return
+        try:
             follow_up(ids)
+        except Exception:  # a queue down (Redis away) must not fail a request whose data committed
+            log.warning("follow-up %s not run", getattr(follow_up, "__name__", follow_up), exc_info=True)
 
     transaction.on_commit(run)
 

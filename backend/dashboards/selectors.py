@@ -47,6 +47,13 @@ def learner_home(learner: User) -> dict:
     }
 
 
+def learner_home_recommended(learner: User) -> dict:
+    """The home carousel (pages only; the dashboard API leaves it to /api/recommendations/)."""
+    from backend.recommendations.serving import recommend
+
+    return {"recommended": recommend(learner, limit=8).items}
+
+
 def mentor_home(mentor: User) -> dict:
     now = timezone.now()
     # "Today" is the mentor's own day, not the server's.

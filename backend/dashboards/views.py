@@ -45,7 +45,12 @@ def dashboard_redirect(request):
 
 @page(Rule.LEARNER)
 def learner_home(request):
-    return render(request, "dashboards/learner_home.html", {"nav": "home", **selectors.learner_home(request.user)})
+    data = selectors.learner_home(request.user)
+    return render(
+        request,
+        "dashboards/learner_home.html",
+        {"nav": "home", **data, **selectors.learner_home_recommended(request.user)},
+    )
 
 
 @page(Rule.MENTOR)

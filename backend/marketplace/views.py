@@ -28,6 +28,7 @@ from backend.dashboards.forms import RequestForm, apply_domain_error
 from backend.marketplace import discovery, selectors, services
 from backend.marketplace.models import BookingState, Domain, SessionState, WaitlistEntry, WaitlistState
 from backend.payments.services import tippable
+from backend.recommendations.signals import record_view
 
 SESSIONS_PER_PAGE = 20
 MENTORS_PER_PAGE = 24
@@ -214,6 +215,7 @@ def session_detail(request, session_id: int):
         "refund_hours": settings.FULL_REFUND_HOURS_BEFORE,
         "nav": "sessions",
     }
+    record_view(request.user, session=session)
     return render(request, "marketplace/session_detail.html", context)
 
 
@@ -396,6 +398,7 @@ def _mentor_detail_context(request, mentor, *, request_form=None) -> dict:
 @page(Rule.PUBLIC)
 def mentor_detail(request, mentor_id: int):
     mentor = discovery.get_listed_mentor(mentor_id)
+    record_view(request.user, mentor=mentor)
     return render(request, "marketplace/mentor_detail.html", _mentor_detail_context(request, mentor))
 
 

@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import razorpay
 import razorpay.errors
 import requests
 from django.conf import settings
 from django.utils.asyncio import async_unsafe
+
+log = logging.getLogger(__name__)
 
 CURRENCY = "INR"
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{10,}$")
@@ -82,6 +87,7 @@ class _Session(requests.Session):
     def request(self, method, url, *args, **kwargs):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        started, response = time.perf_counter(), None
         try:
             response = super().request(method, url, *args, **kwargs)
         except requests.exceptions.Timeout as exc:
@@ -91,6 +97,24 @@ class _Session(requests.Session):
         except requests.exceptions.RequestException as exc:
             retryable = not isinstance(exc, _NOT_RETRYABLE_TRANSPORT)
             raise _Failure(GatewayError("REQUEST_ERROR", str(exc), retryable)) from exc
+        finally:
+            status = response.status_code if response is not None else None
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            path = urlsplit(url).path  # never the query or credentials
+            log.info(
+                "razorpay %s %s %s %.1f ms",
+                method,
+                path,
+                status or "no answer",
+                duration_ms,
+                extra={
+                    "gateway": "razorpay",
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": duration_ms,
+                },
+            )
         if 200 <= response.status_code < 300 and response.status_code != 204:
             try:
                 response.json()

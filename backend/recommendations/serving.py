@@ -1,0 +1,506 @@
+"""Ranking upcoming sessions for one learner: mentor scores from the newest ALS artefact (the
+learner's vector recalculated from their log when they did something since training), blended
+with topic match to their interests and with popularity, which carry more weight the less the
+learner has done. Sessions are ranked from a per-process catalogue of bookable sessions, and what
+is returned is always re-checked against the database: not booked, not full, not past, public,
+mentor active and approved."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count
+from django.utils import timezone
+from scipy.sparse import csr_matrix
+
+from backend.accounts.models import ApprovalState, Role
+from backend.marketplace.models import Booking, Domain, Session, SessionState
+from backend.marketplace.selectors import active_seat_filter, with_seats
+from backend.recommendations import training
+from backend.recommendations.models import Interaction, Kind
+from backend.recommendations.signals import cache_key, weight_of
+
+log = logging.getLogger(__name__)
+CANDIDATES = 40  # ranked and cached per learner; a page shows the first bookable ones
+PER_MENTOR = 2  # one mentor's many sessions must not fill the carousel
+HISTORY = 200  # the learner's most recent interactions read per ranking
+COLD_START_WEIGHT = 8.0  # two bookings: then the model and the learner's own signals lead
+POPULAR_DAYS = 30
+
+
+# --- the model ------------------------------------------------------------------------------------
+@dataclass
+class LoadedModel:
+    version: str
+    trained_at: float
+    user_index: dict[int, int]
+    item_ids: np.ndarray
+    item_index: dict[int, int]
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+    item_unit: np.ndarray  # item factors scaled to length one, for "similar mentor" reasons
+    popularity: np.ndarray
+    als: object
+
+    @classmethod
+    def load(cls, version: str) -> LoadedModel:
+        path = training.model_dir() / f"{version}{training.ARTEFACT_SUFFIX}"
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(str(arrays["meta"]))
+        params = training.Params(**meta["params"])
+        item_factors = arrays["item_factors"].astype(np.float32)
+        user_factors = arrays["user_factors"].astype(np.float32)
+        if item_factors.shape[1] != params.factors or len(item_factors) != len(arrays["item_ids"]):
+            raise ValueError("artefact arrays do not match")
+        als = training.new_model(params, threads=1)  # one learner at a time: no thread pool
+        als.item_factors, als.user_factors = item_factors, user_factors
+        als.YtY  # noqa: B018  computed once here, not on the first request
+        norms = np.linalg.norm(item_factors, axis=1, keepdims=True)
+        return cls(
+            version=version,
+            trained_at=float(meta["trained_at"]),
+            user_index={int(u): row for row, u in enumerate(arrays["user_ids"].tolist())},
+            item_ids=arrays["item_ids"],
+            item_index={int(m): col for col, m in enumerate(arrays["item_ids"].tolist())},
+            user_factors=user_factors,
+            item_factors=item_factors,
+            item_unit=item_factors / np.maximum(norms, 1e-6),
+            popularity=arrays["popularity"].astype(np.float32),
+            als=als,
+        )
+
+
+class _ModelStore:
+    """The newest artefact, looked for at most every RELOAD_SECONDS: a new training run is
+    served without a restart. Missing or unreadable → None (the fallback ranking), logged once
+    per version."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self._model: LoadedModel | None = None
+        self._checked_at = float("-inf")
+        self._bad_version: str | None = ""
+
+    def current(self) -> LoadedModel | None:
+        if time.monotonic() - self._checked_at < settings.RECOMMENDATIONS_RELOAD_SECONDS:
+            return self._model
+        with self._lock:
+            self._checked_at = time.monotonic()
+            version = training.latest_version()
+            if version is None:
+                if self._bad_version is not None:
+                    log.warning("no recommendations model on disk; serving the fallback ranking")
+                self._model, self._bad_version = None, None
+            elif (self._model is None or self._model.version != version) and version != self._bad_version:
+                try:
+                    self._model = LoadedModel.load(version)
+                    self._bad_version = ""
+                except Exception:
+                    log.exception("recommendations model %s unreadable; serving the fallback ranking", version)
+                    self._model, self._bad_version = None, version
+            return self._model
+
+
+models = _ModelStore()
+
+
+# --- the bookable catalogue -------------------------------------------------------------------------
+@dataclass
+class Catalogue:
+    built_at: float
+    session_ids: np.ndarray
+    mentor_ids: np.ndarray
+    domain_ids: np.ndarray
+    full: np.ndarray
+    by_topic: dict[str, np.ndarray]
+    domain_names: dict[int, str]
+    popularity: np.ndarray  # recent interaction weight per session's mentor, for the fallback
+    _columns: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def columns(self, model: LoadedModel) -> tuple[np.ndarray, np.ndarray]:
+        """Each session's mentor column in the model, and whether the model knows that mentor."""
+        if model.version not in self._columns:
+            cols = np.searchsorted(model.item_ids, self.mentor_ids)
+            cols = np.clip(cols, 0, max(len(model.item_ids) - 1, 0))
+            known = model.item_ids[cols] == self.mentor_ids if len(model.item_ids) else cols < 0
+            self._columns = {model.version: (cols, known)}
+        return self._columns[model.version]
+
+    @classmethod
+    def build(cls) -> Catalogue:
+        now = timezone.now()
+        rows = list(
+            with_seats(
+                Session.objects.filter(
+                    is_private=False,
+                    state=SessionState.SCHEDULED,
+                    starts_at__gt=now,
+                    mentor__is_active=True,
+                    mentor__mentor_profile__approval_state=ApprovalState.APPROVED,
+                )
+            )
+            .order_by("starts_at", "pk")
+            .values_list("pk", "mentor_id", "domain_id", "topics", "capacity", "seats_taken")
+        )
+        by_topic: dict[str, list[int]] = {}
+        for index, row in enumerate(rows):
+            for topic in row[3] or []:
+                by_topic.setdefault(str(topic).strip().lower(), []).append(index)
+        mentor_ids = np.array([r[1] for r in rows], dtype=np.int64)
+        recent = (
+            Interaction.objects.filter(created_at__gte=now - timedelta(days=POPULAR_DAYS))
+            .order_by()
+            .values_list("mentor_id", "kind", "value")
+            .annotate(n=Count("id"))
+        )
+        weight: dict[int, float] = {}
+        for mentor, kind, value, n in recent:
+            weight[mentor] = weight.get(mentor, 0.0) + weight_of(kind, value) * n
+        popular = np.log1p(np.array([weight.get(int(m), 0.0) for m in mentor_ids], dtype=np.float32))
+        return cls(
+            built_at=time.monotonic(),
+            session_ids=np.array([r[0] for r in rows], dtype=np.int64),
+            mentor_ids=mentor_ids,
+            domain_ids=np.array([r[2] for r in rows], dtype=np.int64),
+            full=np.array([r[5] >= r[4] for r in rows], dtype=bool),
+            by_topic={topic: np.array(found) for topic, found in by_topic.items()},
+            domain_names=dict(Domain.objects.values_list("pk", "name")),
+            popularity=popular / popular.max() if len(popular) and popular.max() > 0 else popular,
+        )
+
+
+class _CatalogueStore:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._catalogue: Catalogue | None = None
+
+    def reset(self) -> None:
+        self._catalogue = None
+
+    def current(self) -> Catalogue:
+        found = self._catalogue
+        if found is None or time.monotonic() - found.built_at >= settings.RECOMMENDATIONS_CATALOGUE_SECONDS:
+            with self._lock:
+                found = self._catalogue
+                if found is None or time.monotonic() - found.built_at >= settings.RECOMMENDATIONS_CATALOGUE_SECONDS:
+                    found = self._catalogue = Catalogue.build()
+        return found
+
+
+catalogues = _CatalogueStore()
+
+
+def reset() -> None:
+    """Forget the loaded model and catalogue (tests; a deploy's warm-up)."""
+    models.reset()
+    catalogues.reset()
+
+
+# --- reasons ----------------------------------------------------------------------------------------
+def _quoted(title: str | None) -> str:
+    return f"“{title}”" if title else "a session"
+
+
+def reason_for(kind: str, *, title: str | None, mentor: str, value: int = 0) -> str:
+    return {
+        Kind.BOOKED: f"Because you booked {_quoted(title)}",
+        Kind.ATTENDED: f"Because you attended {_quoted(title)}",
+        Kind.RATED: f"Because you rated {_quoted(title)} {value}★",
+        Kind.TIPPED: f"Because you tipped {mentor}",
+        Kind.FOLLOWED: f"Because you follow {mentor}",
+        Kind.REQUESTED: f"Because you asked {mentor} for a session",
+        Kind.VIEWED_SESSION: f"Because you looked at {_quoted(title)}",
+        Kind.VIEWED_MENTOR: f"Because you looked at {mentor}’s profile",
+    }.get(kind, "Picked for you")
+
+
+POPULAR_REASON = "Popular with learners right now"
+
+
+# --- ranking ----------------------------------------------------------------------------------------
+@dataclass
+class Profile:
+    """What one learner did, summed per mentor, with the strongest act per mentor for reasons."""
+
+    weight: dict[int, float]
+    strongest: dict[int, tuple[float, str, str | None, str, int]]
+    topics: set[str]
+    domains: dict[int, float]
+    booked_sessions: set[int]
+    latest: float
+    interests: dict[int, str]
+
+    @property
+    def total(self) -> float:
+        return sum(self.weight.values())
+
+
+def profile_of(learner) -> Profile:
+    history = (
+        Interaction.objects.filter(learner=learner)
+        .order_by("-created_at")
+        .values_list(
+            "mentor_id",
+            "kind",
+            "value",
+            "session_id",
+            "session__title",
+            "session__topics",
+            "session__domain_id",
+            "mentor__full_name",
+            "created_at",
+        )[:HISTORY]
+    )
+    weight: dict[int, float] = {}
+    strongest: dict[int, tuple] = {}
+    topics: set[str] = set()
+    domains: dict[int, float] = {}
+    booked: set[int] = set()
+    latest = 0.0
+    for mentor, kind, value, session, title, session_topics, domain, name, created_at in history:
+        latest = max(latest, created_at.timestamp())
+        w = weight_of(kind, value)
+        weight[mentor] = weight.get(mentor, 0.0) + w
+        if mentor not in strongest or w > strongest[mentor][0]:
+            strongest[mentor] = (w, kind, title, name, value)
+        if kind == Kind.BOOKED and session:
+            booked.add(session)
+        if w >= 1:  # a booking or more says something about topics; a glance does not
+            topics.update(str(t).strip().lower() for t in session_topics or [])
+            if domain:
+                domains[domain] = domains.get(domain, 0.0) + w
+    interests = dict(Domain.objects.filter(interested_learners__user=learner).values_list("pk", "name"))
+    return Profile(weight, strongest, topics, domains, booked, latest, interests)
+
+
+def _user_vector(learner_id: int, profile: Profile, model: LoadedModel) -> np.ndarray | None:
+    row = model.user_index.get(learner_id)
+    if row is not None and profile.latest <= model.trained_at:
+        return model.user_factors[row]
+    # New interactions since training (or a learner the model never saw): ALS solves this one
+    # learner's vector against the fixed mentor factors, no retraining.
+    known = [(model.item_index[m], w) for m, w in profile.weight.items() if w > 0 and m in model.item_index]
+    if not known:
+        return None
+    cols, weights = zip(*sorted(known), strict=True)
+    items = csr_matrix(
+        (np.log1p(np.array(weights, dtype=np.float32)), (np.zeros(len(cols), dtype=np.int32), np.array(cols))),
+        shape=(1, len(model.item_ids)),
+    )
+    return model.als.recalculate_user(0, items)
+
+
+def _explain_cf(mentor_id: int, profile: Profile, model: LoadedModel) -> str | None:
+    source = None
+    if mentor_id in model.item_index:
+        target = model.item_unit[model.item_index[mentor_id]]
+        best = -np.inf
+        for other, w in profile.weight.items():
+            if other in model.item_index and w > 0:
+                similarity = float(model.item_unit[model.item_index[other]] @ target) * np.log1p(w)
+                if similarity > best:
+                    best, source = similarity, other
+    if source is None:
+        return None
+    _, kind, title, name, value = profile.strongest[source]
+    return reason_for(kind, title=title, mentor=name, value=value)
+
+
+def rank(learner, model: LoadedModel | None, catalogue: Catalogue) -> list[tuple[int, str, float]]:
+    """[(session id, reason, score)] best first, at most CANDIDATES."""
+    profile = profile_of(learner)
+    n = len(catalogue.session_ids)
+    if not n:
+        return []
+    cf = np.zeros(n, dtype=np.float32)
+    excluded = catalogue.full | np.isin(catalogue.session_ids, list(profile.booked_sessions))
+    vector = _user_vector(learner.pk, profile, model) if model is not None and profile.weight else None
+    if model is not None:
+        cols, known = catalogue.columns(model)
+        popularity = np.where(known, model.popularity[cols], 0.0)
+        if vector is not None:
+            raw = np.where(known, model.item_factors[cols] @ vector, 0.0)
+            top = raw[~excluded].max() if (~excluded).any() else 0.0  # scaled among what can be shown
+            cf = np.clip(raw / top, 0, 1) if top > 0 else cf
+    else:
+        popularity = catalogue.popularity
+    interest = np.isin(catalogue.domain_ids, list(profile.interests)).astype(np.float32)
+    explored = np.zeros(n, dtype=np.float32)
+    if profile.domains:
+        top_domain = max(profile.domains.values())
+        for domain, w in profile.domains.items():
+            explored[catalogue.domain_ids == domain] = w / top_domain
+    topic_hits = np.zeros(n, dtype=np.float32)
+    for topic in profile.topics:
+        found = catalogue.by_topic.get(topic)
+        if found is not None:
+            topic_hits[found] += 1
+    match = 0.6 * interest + 0.25 * explored + 0.15 * np.minimum(topic_hits, 2) / 2
+    # Cold start: the fewer signals, the more interests and popularity decide.
+    trust = profile.total / (profile.total + COLD_START_WEIGHT) if vector is not None else 0.0
+    cf_part = trust * cf
+    match_part = (1 - trust) * 0.65 * match + 0.1 * match
+    pop_part = (1 - trust) * 0.35 * popularity
+    score = cf_part + match_part + pop_part
+    score -= np.arange(n, dtype=np.float32) * 1e-7  # ties: the sooner session first
+    score[excluded] = -np.inf
+    order = np.argsort(-score)[: CANDIDATES * 4]
+    picked: list[tuple[int, str, float]] = []
+    per_mentor: dict[int, int] = {}
+    for index in order.tolist():
+        if not np.isfinite(score[index]) or len(picked) == CANDIDATES:
+            break
+        mentor = int(catalogue.mentor_ids[index])
+        if per_mentor.get(mentor, 0) >= PER_MENTOR:
+            continue
+        per_mentor[mentor] = per_mentor.get(mentor, 0) + 1
+        reason = None
+        if mentor in profile.strongest:  # their own history with this mentor says it best
+            _, kind, title, name, value = profile.strongest[mentor]
+            reason = reason_for(kind, title=title, mentor=name, value=value)
+        elif cf_part[index] > 0 and cf_part[index] >= max(match_part[index], pop_part[index]):
+            reason = _explain_cf(mentor, profile, model)
+        if reason is None:
+            reason = _match_reason(index, profile, catalogue, interest, explored, topic_hits)
+        picked.append((int(catalogue.session_ids[index]), reason, round(float(score[index]), 5)))
+    return picked
+
+
+def _match_reason(index, profile, catalogue, interest, explored, topic_hits) -> str:
+    domain = int(catalogue.domain_ids[index])
+    if interest[index]:
+        return f"Matches your interest in {catalogue.domain_names.get(domain, 'this topic')}"
+    if topic_hits[index]:
+        return "Similar topics to sessions you booked"
+    if explored[index]:
+        return f"More {catalogue.domain_names.get(domain, 'of what you explored')}, like sessions you booked"
+    return POPULAR_REASON
+
+
+# --- the door ---------------------------------------------------------------------------------------
+@dataclass
+class Recommendation:
+    session: Session
+    reason: str
+    score: float
+
+
+@dataclass
+class Recommendations:
+    items: list[Recommendation]
+    model_version: str | None
+
+    @property
+    def fallback(self) -> bool:
+        return self.model_version is None
+
+
+# What a card and the API show, and what eligibility reads: no descriptions, bios or passwords.
+CARD_FIELDS = (
+    "id",
+    "title",
+    "topics",
+    "starts_at",
+    "duration_minutes",
+    "price_paise",
+    "capacity",
+    "state",
+    "is_private",
+    "room_code",
+    "mentor_id",
+    "domain_id",
+    "mentor__id",
+    "mentor__full_name",
+    "mentor__is_active",
+    "mentor__is_demo",
+    "mentor__mentor_profile__id",
+    "mentor__mentor_profile__approval_state",
+    "domain__id",
+    "domain__name",
+    "domain__slug",
+    "domain__icon",
+)
+
+
+def _bookable(learner, ids: list[int], limit: int) -> dict[int, Session]:
+    """The final eligibility check on the ranked ids, then the first `limit` eligible ones with
+    everything a card shows.
+
+    Checked on plain rows read by primary key: given the state and start filters, SQLite walks
+    the (state, starts_at) index over every upcoming session instead of the few ids; and only
+    the sessions shown become model instances (four per row with the card's relations)."""
+    if not ids:
+        return {}
+    now = timezone.now()
+    booked = set(
+        Booking.objects.filter(active_seat_filter(), learner=learner, session_id__in=ids)
+        .order_by()
+        .values_list("session_id", flat=True)
+    )
+    rows = (
+        with_seats(Session.objects.filter(pk__in=ids).order_by())
+        # Columns, not filters: a filter on them would steer SQLite off the primary key again.
+        .values_list(
+            "id",
+            "is_private",
+            "state",
+            "starts_at",
+            "capacity",
+            "seats_taken",
+            "mentor_id",
+            "mentor__is_active",
+            "mentor__mentor_profile__approval_state",
+        )
+    )
+    eligible = {
+        pk
+        for pk, private, state, starts_at, capacity, taken, mentor_id, active, approval in rows
+        if active
+        and approval == ApprovalState.APPROVED
+        and not private
+        and state == SessionState.SCHEDULED
+        and starts_at > now
+        and capacity > taken
+        and mentor_id != learner.pk
+        and pk not in booked
+    }
+    chosen = [pk for pk in ids if pk in eligible][:limit]
+    sessions = with_seats(
+        Session.objects.filter(pk__in=chosen).select_related("mentor", "domain").only(*CARD_FIELDS).order_by()
+    )
+    return {session.pk: session for session in sessions}
+
+
+def recommend(learner, *, limit: int = 10) -> Recommendations:
+    """Up to `limit` sessions `learner` can book now, best first, each with a reason. Never
+    raises for a missing or broken model: that is the fallback ranking (logged by the store)."""
+    if getattr(learner, "role", None) != Role.LEARNER:
+        return Recommendations([], None)
+    model = models.current()
+    version = model.version if model is not None else None
+    key = cache_key(learner.pk)
+    cached = cache.get(key)
+    fresh = not (cached and cached.get("version") == version)
+    ranked = rank(learner, model, catalogues.current()) if fresh else cached["items"]
+    if fresh:
+        cache.set(key, {"version": version, "items": ranked}, settings.RECOMMENDATIONS_CACHE_SECONDS)
+    sessions = _bookable(learner, [sid for sid, _, _ in ranked], limit)
+    if not fresh and len(sessions) < min(limit, len(ranked)):
+        # Cached picks got booked or filled up meanwhile: rank again.
+        ranked = rank(learner, model, catalogues.current())
+        cache.set(key, {"version": version, "items": ranked}, settings.RECOMMENDATIONS_CACHE_SECONDS)
+        sessions = _bookable(learner, [sid for sid, _, _ in ranked], limit)
+    items = [Recommendation(sessions[sid], reason, score) for sid, reason, score in ranked if sid in sessions]
+    return Recommendations(items[:limit], version)
