@@ -5,16 +5,12 @@ through money_selectors; writes go through backend.payments.withdrawals."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
-from decimal import Decimal
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
-from asgiref.sync import sync_to_async
 from django import forms
 from django.contrib import messages
-from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
@@ -22,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from backend.accounts.models import User
 from backend.core.access import Rule, page
+from backend.core.csv_export import Echo, csv_download, csv_rupees, csv_text
 from backend.core.errors import DomainError
 from backend.core.templatetags.ui import rupees
 from backend.dashboards import money_selectors as money
@@ -117,28 +114,9 @@ def mentor_earnings(request):
     return render(request, "dashboards/mentor_earnings.html", context)
 
 
-class _Echo:
-    """csv.writer writes into this and gets the line back, so rows stream one by one."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_text(value: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    return f"'{value}" if value.startswith(CSV_FORMULA_STARTS) else value
-
-
-def csv_rupees(paise: int) -> str:
-    return str((Decimal(paise) / 100).quantize(Decimal("0.01")))
-
-
 def _earnings_csv_lines(mentor: User) -> Iterator[str]:
     zone = ZoneInfo(mentor.timezone)
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     # The BOM makes spreadsheet apps read the file as UTF-8 (titles may hold any script).
     yield "\ufeff" + writer.writerow([f"Date ({zone.key})", "Kind", "Session", "Amount (INR)", "Balance", "Reference"])
     for line in money.ledger_lines_for_csv(mentor):
@@ -155,38 +133,10 @@ def _earnings_csv_lines(mentor: User) -> Iterator[str]:
         )
 
 
-def _batched(lines: Iterable[str], size: int = 200) -> Iterator[str]:
-    batch: list[str] = []
-    for line in lines:
-        batch.append(line)
-        if len(batch) == size:
-            yield "".join(batch)
-            batch = []
-    if batch:
-        yield "".join(batch)
-
-
-def _streamed(request, chunks: Iterator[str]):
-    """Under ASGI (daphne) Django buffers a sync iterator whole; hand it an async one that pulls
-    each chunk (and its database reads) in the sync thread instead."""
-    if not isinstance(request, ASGIRequest):
-        return chunks
-    end = object()
-
-    async def pull():
-        while (chunk := await sync_to_async(next)(chunks, end)) is not end:
-            yield chunk
-
-    return pull()
-
-
 @page(Rule.MENTOR)
 def mentor_earnings_csv(request):
     today = timezone.now().astimezone(ZoneInfo(request.user.timezone)).date()
-    chunks = _batched(_earnings_csv_lines(request.user))
-    response = StreamingHttpResponse(_streamed(request, chunks), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="peerlearn-earnings-{today:%Y-%m-%d}.csv"'
-    return response
+    return csv_download(request, _earnings_csv_lines(request.user), f"peerlearn-earnings-{today:%Y-%m-%d}.csv")
 
 
 # --- mentor: withdrawals ------------------------------------------------------------------------

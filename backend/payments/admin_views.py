@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,10 +22,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from backend.accounts.audit import audit_record
 from backend.core.access import Rule, page
+from backend.core.csv_export import Echo, csv_download, csv_rupees, csv_text
 from backend.core.errors import DomainError
 from backend.core.redirects import safe_next
 from backend.dashboards.forms import RupeesField, apply_domain_error, paise_to_rupees
-from backend.dashboards.money import _batched, _Echo, _streamed, csv_rupees, csv_text, inr
+from backend.dashboards.money import inr
 from backend.payments import admin_selectors as selectors
 from backend.payments import services, withdrawals
 from backend.payments.models import OrderPurpose, OrderState, RefundState, WithdrawalState
@@ -76,7 +76,7 @@ def admin_payments(request):
 
 
 def _payments_csv_lines(orders) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+    writer = csv.writer(Echo())
     yield "\ufeff" + writer.writerow(
         [
             "Created (UTC)",
@@ -121,11 +121,7 @@ def _payments_csv_lines(orders) -> Iterator[str]:
 def admin_payments_csv(request):
     _, filters = _order_filters(request)
     orders = selectors.orders_for_admin(request.user, filters)
-    response = StreamingHttpResponse(
-        _streamed(request, _batched(_payments_csv_lines(orders))), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="peerlearn-payments-{timezone.now():%Y-%m-%d}.csv"'
-    return response
+    return csv_download(request, _payments_csv_lines(orders), f"peerlearn-payments-{timezone.now():%Y-%m-%d}.csv")
 
 
 class RefundForm(forms.Form):

@@ -21,7 +21,7 @@ from django.db.models import Sum
 from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
 
-from backend.dashboards.money import csv_text
+from backend.core.csv_export import csv_text
 from backend.marketplace import services as marketplace
 from backend.payments import ledger, services
 from backend.payments import withdrawals as w
