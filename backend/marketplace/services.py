@@ -380,7 +380,13 @@ def booking_create(*, learner: User, session: Session) -> Booking:
     publish(
         "booking.created",
         to=[learner, session.mentor_id],
-        data={"booking": booking.pk, "session": session.pk, "state": booking.state},
+        data={
+            "booking": booking.pk,
+            "session": session.pk,
+            "state": booking.state,
+            "learner": learner.pk,
+            "mentor": session.mentor_id,
+        },
         actor=learner,
     )
     announce_seats(session.pk)
@@ -536,7 +542,12 @@ def booking_claim(*, learner: User, booking: Booking) -> Booking:
     publish(
         "booking.confirmed",
         to=[learner, booking.session.mentor_id],
-        data={"booking": booking.pk, "session": booking.session_id},
+        data={
+            "booking": booking.pk,
+            "session": booking.session_id,
+            "learner": learner.pk,
+            "mentor": booking.session.mentor_id,
+        },
         actor=learner,
     )
     return booking

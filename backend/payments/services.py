@@ -74,7 +74,13 @@ def payment_settle(*, gateway_order_id: str, payment_id: str, amount_paise: int,
         publish(
             "booking.confirmed",
             to=[booking.learner_id, order.mentor_id],
-            data={"booking": booking.pk, "session": booking.session_id, "state": booking.state},
+            data={
+                "booking": booking.pk,
+                "session": booking.session_id,
+                "state": booking.state,
+                "learner": booking.learner_id,
+                "mentor": order.mentor_id,
+            },
         )
         return Settled(order, "confirmed")
     order.outcome = "refund_due_hold_expired"

@@ -17,7 +17,7 @@ from datetime import timedelta
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 from scipy.sparse import csr_matrix
 
@@ -302,20 +302,23 @@ def _user_vector(learner_id: int, profile: Profile, model: LoadedModel) -> np.nd
     return model.als.recalculate_user(0, items)
 
 
-def _explain_cf(mentor_id: int, profile: Profile, model: LoadedModel) -> str | None:
-    source = None
-    if mentor_id in model.item_index:
-        target = model.item_unit[model.item_index[mentor_id]]
-        best = -np.inf
-        for other, w in profile.weight.items():
-            if other in model.item_index and w > 0:
-                similarity = float(model.item_unit[model.item_index[other]] @ target) * np.log1p(w)
-                if similarity > best:
-                    best, source = similarity, other
-    if source is None:
-        return None
-    _, kind, title, name, value = profile.strongest[source]
-    return reason_for(kind, title=title, mentor=name, value=value)
+class _Explainer:
+    """Which of the learner's own mentors a recommended mentor is most like (factor cosine,
+    weighted by how much the learner did with them): the act behind "because you …"."""
+
+    def __init__(self, profile: Profile, model: LoadedModel):
+        self.profile, self.model = profile, model
+        mine = [(m, w) for m, w in profile.weight.items() if w > 0 and m in model.item_index]
+        self.mentors = [m for m, _ in mine]
+        self.units = model.item_unit[[model.item_index[m] for m in self.mentors]] if mine else None
+        self.log_weights = np.log1p(np.array([w for _, w in mine], dtype=np.float32))
+
+    def reason(self, mentor_id: int) -> str | None:
+        if self.units is None or mentor_id not in self.model.item_index:
+            return None
+        similarity = (self.units @ self.model.item_unit[self.model.item_index[mentor_id]]) * self.log_weights
+        _, kind, title, name, value = self.profile.strongest[self.mentors[int(np.argmax(similarity))]]
+        return reason_for(kind, title=title, mentor=name, value=value)
 
 
 def rank(learner, model: LoadedModel | None, catalogue: Catalogue) -> list[tuple[int, str, float]]:
@@ -331,7 +334,9 @@ def rank(learner, model: LoadedModel | None, catalogue: Catalogue) -> list[tuple
         cols, known = catalogue.columns(model)
         popularity = np.where(known, model.popularity[cols], 0.0)
         if vector is not None:
-            raw = np.where(known, model.item_factors[cols] @ vector, 0.0)
+            # Score each mentor once, then spread to their sessions: gathering every session's
+            # factor row first would copy a few MB per request.
+            raw = np.where(known, (model.item_factors @ vector)[cols], 0.0)
             top = raw[~excluded].max() if (~excluded).any() else 0.0  # scaled among what can be shown
             cf = np.clip(raw / top, 0, 1) if top > 0 else cf
     else:
@@ -356,9 +361,12 @@ def rank(learner, model: LoadedModel | None, catalogue: Catalogue) -> list[tuple
     score = cf_part + match_part + pop_part
     score -= np.arange(n, dtype=np.float32) * 1e-7  # ties: the sooner session first
     score[excluded] = -np.inf
-    order = np.argsort(-score)[: CANDIDATES * 4]
+    shortlist = min(CANDIDATES * 4, n)
+    top = np.argpartition(-score, shortlist - 1)[:shortlist]  # no full sort of the catalogue
+    order = top[np.argsort(-score[top], kind="stable")]
     picked: list[tuple[int, str, float]] = []
     per_mentor: dict[int, int] = {}
+    explainer = _Explainer(profile, model) if vector is not None else None
     for index in order.tolist():
         if not np.isfinite(score[index]) or len(picked) == CANDIDATES:
             break
@@ -371,7 +379,7 @@ def rank(learner, model: LoadedModel | None, catalogue: Catalogue) -> list[tuple
             _, kind, title, name, value = profile.strongest[mentor]
             reason = reason_for(kind, title=title, mentor=name, value=value)
         elif cf_part[index] > 0 and cf_part[index] >= max(match_part[index], pop_part[index]):
-            reason = _explain_cf(mentor, profile, model)
+            reason = explainer.reason(mentor)
         if reason is None:
             reason = _match_reason(index, profile, catalogue, interest, explored, topic_hits)
         picked.append((int(catalogue.session_ids[index]), reason, round(float(score[index]), 5)))
@@ -436,51 +444,36 @@ CARD_FIELDS = (
 
 def _bookable(learner, ids: list[int], limit: int) -> dict[int, Session]:
     """The final eligibility check on the ranked ids, then the first `limit` eligible ones with
-    everything a card shows.
+    everything a card shows, in one query read by primary key.
 
-    Checked on plain rows read by primary key: given the state and start filters, SQLite walks
-    the (state, starts_at) index over every upcoming session instead of the few ids; and only
-    the sessions shown become model instances (four per row with the card's relations)."""
+    Checked in Python, not in WHERE: given the state and start filters, SQLite walks the
+    (state, starts_at) index over every upcoming session instead of the few ids. One query for
+    the forty candidates costs less than two (building a query is most of the time here)."""
     if not ids:
         return {}
     now = timezone.now()
-    booked = set(
-        Booking.objects.filter(active_seat_filter(), learner=learner, session_id__in=ids)
+    mine = Booking.objects.filter(active_seat_filter(), learner=learner, session=OuterRef("pk"))
+    candidates = with_seats(
+        Session.objects.filter(pk__in=ids)
+        .select_related("mentor__mentor_profile", "domain")
+        .only(*CARD_FIELDS)
+        .annotate(booked=Exists(mine))
         .order_by()
-        .values_list("session_id", flat=True)
-    )
-    rows = (
-        with_seats(Session.objects.filter(pk__in=ids).order_by())
-        # Columns, not filters: a filter on them would steer SQLite off the primary key again.
-        .values_list(
-            "id",
-            "is_private",
-            "state",
-            "starts_at",
-            "capacity",
-            "seats_taken",
-            "mentor_id",
-            "mentor__is_active",
-            "mentor__mentor_profile__approval_state",
-        )
     )
     eligible = {
-        pk
-        for pk, private, state, starts_at, capacity, taken, mentor_id, active, approval in rows
-        if active
-        and approval == ApprovalState.APPROVED
-        and not private
-        and state == SessionState.SCHEDULED
-        and starts_at > now
-        and capacity > taken
-        and mentor_id != learner.pk
-        and pk not in booked
+        session.pk: session
+        for session in candidates
+        if session.mentor.is_active
+        and getattr(session.mentor, "mentor_profile", None) is not None
+        and session.mentor.mentor_profile.approval_state == ApprovalState.APPROVED
+        and not session.is_private
+        and session.state == SessionState.SCHEDULED
+        and session.starts_at > now
+        and session.capacity > session.seats_taken
+        and session.mentor_id != learner.pk
+        and not session.booked
     }
-    chosen = [pk for pk in ids if pk in eligible][:limit]
-    sessions = with_seats(
-        Session.objects.filter(pk__in=chosen).select_related("mentor", "domain").only(*CARD_FIELDS).order_by()
-    )
-    return {session.pk: session for session in sessions}
+    return {pk: eligible[pk] for pk in [pk for pk in ids if pk in eligible][:limit]}
 
 
 def recommend(learner, *, limit: int = 10) -> Recommendations:

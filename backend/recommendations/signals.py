@@ -43,10 +43,15 @@ def invalidate(learner_ids) -> None:
     transaction.on_commit(lambda: cache.delete_many(keys))
 
 
-def _booking_rows(booking_id: int, kind: str) -> list[Interaction]:
+def _booking_rows(data: dict, kind: str) -> list[Interaction]:
     from backend.marketplace.models import Booking
 
-    found = Booking.objects.filter(pk=booking_id).values("learner_id", "session_id", "session__mentor_id").first()
+    booking_id = data["booking"]
+    if all(key in data for key in ("learner", "mentor", "session")):
+        # Booking events name everyone: no read (offline replays log hundreds in a batch).
+        found = {"learner_id": data["learner"], "session_id": data["session"], "session__mentor_id": data["mentor"]}
+    else:
+        found = Booking.objects.filter(pk=booking_id).values("learner_id", "session_id", "session__mentor_id").first()
     if found is None:
         return []
     return [
@@ -64,9 +69,9 @@ def _rows_for(event: str, user_ids: list[int], data: dict) -> list[Interaction]:
     from backend.marketplace.models import Booking, BookingState, Review, SessionRequest
 
     if event in ("booking.created", "booking.confirmed"):
-        return _booking_rows(data["booking"], Kind.BOOKED)
+        return _booking_rows(data, Kind.BOOKED)
     if event == "tip.received":
-        return _booking_rows(data["booking"], Kind.TIPPED)
+        return _booking_rows(data, Kind.TIPPED)
     if event == "mentor.followed":  # sent to the mentor, about data["learner"]
         return [Interaction(learner_id=data["learner"], mentor_id=user_ids[0], kind=Kind.FOLLOWED)]
     if event == "request.created":

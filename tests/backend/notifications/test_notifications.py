@@ -29,7 +29,13 @@ def test_a_booking_notifies_the_mentor_in_their_zone_not_the_learner(mentor, lea
     assert notification.user == mentor and notification.event == "booking.created"
     assert notification.title == "New booking: Django forms"
     assert learner.full_name in notification.body and "IST" in notification.body
-    assert notification.data == {"booking": booking.pk, "session": session.pk, "state": "confirmed"}
+    assert notification.data == {
+        "booking": booking.pk,
+        "session": session.pk,
+        "state": "confirmed",
+        "learner": learner.pk,
+        "mentor": mentor.pk,
+    }
     assert Change.objects.filter(user=mentor, kind="notification", object_id=notification.pk).exists()
 
 
