@@ -154,7 +154,14 @@ def test_booking_event_reaches_learner_and_mentor_only(domains, mentor, learner,
             assert message == {
                 "type": "event",
                 "event": "booking.created",
-                "data": {"booking": booking.pk, "session": session.pk, "state": "confirmed", "actor": learner.pk},
+                "data": {
+                    "booking": booking.pk,
+                    "session": session.pk,
+                    "state": "confirmed",
+                    "learner": learner.pk,
+                    "mentor": mentor.pk,
+                    "actor": learner.pk,
+                },
             }
         # The mentor is also notified (the learner did it, so is not).
         notified = json.loads(await sockets["mentor"].receive_from(timeout=3))
