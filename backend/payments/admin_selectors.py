@@ -178,6 +178,12 @@ def withdrawals_past(admin: User) -> QuerySet[Withdrawal]:
     )
 
 
+def withdrawals_for_export(admin: User) -> QuerySet[Withdrawal]:
+    """Every withdrawal, open and past, newest first (the CSV of the queue and the history)."""
+    _require_admin(admin)
+    return Withdrawal.objects.select_related("mentor", "decided_by").order_by("-requested_at", "-id")
+
+
 # --- the admin home's money card --------------------------------------------------------------
 def money_counts(admin: User) -> dict[str, int]:
     _require_admin(admin)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from backend.accounts.audit import audit_record
 from backend.core.access import Rule, page
-from backend.core.csv_export import Echo, csv_download, csv_rupees, csv_text
+from backend.core.csv_export import Echo, csv_download, csv_lines, csv_rupees, csv_text
 from backend.core.errors import DomainError
 from backend.core.redirects import safe_next
 from backend.dashboards.forms import RupeesField, apply_domain_error, paise_to_rupees
@@ -121,6 +121,7 @@ def _payments_csv_lines(orders) -> Iterator[str]:
 def admin_payments_csv(request):
     _, filters = _order_filters(request)
     orders = selectors.orders_for_admin(request.user, filters)
+    audit_record(action="export.payments", actor=request.user, request=request, filters=request.GET.dict())
     return csv_download(request, _payments_csv_lines(orders), f"peerlearn-payments-{timezone.now():%Y-%m-%d}.csv")
 
 
@@ -185,6 +186,39 @@ def admin_refunds(request):
     return render(request, "payments/admin_refunds.html", context)
 
 
+def _refunds_csv_lines(refunds) -> Iterator[str]:
+    header = ["Created (UTC)", "Processed (UTC)", "Learner", "Session", "Amount (INR)", "Reason", "State"]
+    header += ["Gateway refund", "Payment", "Failure", "Note", "Asked by"]
+    rows = (
+        [
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+            f"{r.processed_at:%Y-%m-%d %H:%M}" if r.processed_at else "",
+            csv_text(r.order.payer.email),
+            csv_text(r.order.booking.session.title),
+            csv_rupees(r.amount_paise),
+            csv_text(r.reason),
+            r.get_state_display(),
+            csv_text(r.gateway_refund_id),
+            csv_text(r.payment_id),
+            csv_text(r.failure),
+            csv_text(r.note),
+            csv_text(r.requested_by.email) if r.requested_by_id else "",
+        ]
+        for r in refunds.iterator(chunk_size=500)
+    )
+    return csv_lines(header, rows)
+
+
+@page(Rule.ADMIN)
+@never_cache
+@require_GET
+def admin_refunds_csv(request):
+    state = request.GET.get("state", "")
+    refunds = selectors.refunds_for_admin(request.user, state if state in RefundState.values else "")
+    audit_record(action="export.refunds", actor=request.user, request=request, filters=request.GET.dict())
+    return csv_download(request, _refunds_csv_lines(refunds), f"peerlearn-refunds-{timezone.now():%Y-%m-%d}.csv")
+
+
 @page(Rule.ADMIN)
 @require_POST
 def admin_refund_retry(request, refund_id: int):
@@ -210,6 +244,37 @@ def admin_withdrawals(request):
         "past": Paginator(selectors.withdrawals_past(request.user), PAGE_SIZE).get_page(request.GET.get("page")),
     }
     return render(request, "payments/admin_withdrawals.html", context)
+
+
+def _withdrawals_csv_lines(withdrawals) -> Iterator[str]:
+    header = ["Requested (UTC)", "Mentor", "Amount (INR)", "Method", "State", "Decided (UTC)", "Decided by"]
+    header += ["Paid (UTC)", "Reference", "Reason"]
+    rows = (
+        [
+            f"{w.requested_at:%Y-%m-%d %H:%M}",
+            csv_text(w.mentor.email),
+            csv_rupees(w.amount_paise),
+            csv_text(w.method_display),  # masked as stored: full bank details never leave in a file
+            w.get_state_display(),
+            f"{w.decided_at:%Y-%m-%d %H:%M}" if w.decided_at else "",
+            csv_text(w.decided_by.email) if w.decided_by_id else "",
+            f"{w.paid_at:%Y-%m-%d %H:%M}" if w.paid_at else "",
+            csv_text(w.reference),
+            csv_text(w.reason),
+        ]
+        for w in withdrawals.iterator(chunk_size=500)
+    )
+    return csv_lines(header, rows)
+
+
+@page(Rule.ADMIN)
+@never_cache
+@require_GET
+def admin_withdrawals_csv(request):
+    withdrawals = selectors.withdrawals_for_export(request.user)
+    audit_record(action="export.withdrawals", actor=request.user, request=request)
+    name = f"peerlearn-withdrawals-{timezone.now():%Y-%m-%d}.csv"
+    return csv_download(request, _withdrawals_csv_lines(withdrawals), name)
 
 
 @page(Rule.ADMIN)

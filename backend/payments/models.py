@@ -46,6 +46,8 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["account", "id"], name="payments_entry_by_account"),
             models.Index(fields=["mentor", "kind"], name="payments_entry_by_mentor"),
+            # The admin overview and the monthly revenue report read the ledger by date range.
+            models.Index(fields=["created_at"], name="payments_entry_by_time"),
         ]
 
 

@@ -12,7 +12,7 @@ from backend.recommendations import selectors, tasks
 
 @page(Rule.ADMIN)
 def admin_recommendations(request):
-    context = {"nav": "home", "training_now": tasks.is_training(), **selectors.admin_overview()}
+    context = {"nav": "recommendations", "training_now": tasks.is_training(), **selectors.admin_overview()}
     return render(request, "recommendations/admin.html", context)
 
 

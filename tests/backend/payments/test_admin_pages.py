@@ -79,7 +79,9 @@ GETS = [
     "/dashboard/admin/payments/export.csv",
     "/dashboard/admin/payments/1/",
     "/dashboard/admin/refunds/",
+    "/dashboard/admin/refunds/export.csv",
     "/dashboard/admin/withdrawals/",
+    "/dashboard/admin/withdrawals/export.csv",
     "/dashboard/admin/withdrawals/1/",
 ]
 POSTS = [
@@ -267,6 +269,31 @@ def test_the_csv_streams_the_filtered_orders_and_defuses_formulas(razorpay, admi
     everything = admin.get(reverse("admin-payments-csv"))
     text = b"".join(everything.streaming_content).decode("utf-8-sig")
     assert other.gateway_order_id in text and risky.gateway_order_id in text
+    exports = AuditEvent.objects.filter(action="export.payments").order_by("id")
+    assert [e.data["filters"] for e in exports] == [{"q": learner.email}, {}]
+
+
+def csv_rows(response) -> list[dict]:
+    assert response.streaming and "no-store" in response["Cache-Control"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def test_refunds_and_withdrawals_export_as_audited_csv(razorpay, admin, admin_user, order, requested):
+    with committed():
+        services.refund_by_admin(admin=admin_user, order=order, amount_paise=1_000, note="=cmd|' /C calc'!A0")
+    refunds = csv_rows(admin.get(reverse("admin-refunds-csv"), {"state": "processed"}))
+    assert [(r["Amount (INR)"], r["State"], r["Asked by"]) for r in refunds] == [
+        ("10.00", "Refunded", admin_user.email)
+    ]
+    assert refunds[0]["Note"].startswith("'=")  # a spreadsheet shows it, never runs it
+    assert csv_rows(admin.get(reverse("admin-refunds-csv"), {"state": "failed"})) == []
+
+    withdrawals = csv_rows(admin.get(reverse("admin-withdrawals-csv")))
+    assert [(w["Mentor"], w["State"]) for w in withdrawals] == [(requested.mentor.email, "Requested")]
+    assert withdrawals[0]["Method"] == requested.method_display and "•" in withdrawals[0]["Method"]
+    actions = list(AuditEvent.objects.filter(action__startswith="export.").values_list("action", flat=True))
+    assert sorted(actions) == ["export.refunds", "export.refunds", "export.withdrawals"]
 
 
 # --- refunds ---------------------------------------------------------------------------------
