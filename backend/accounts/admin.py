@@ -1,8 +1,7 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from backend.accounts import services
 from backend.accounts.models import AuditEvent, LearnerProfile, MentorProfile, User
-from backend.core.errors import DomainError
 
 
 @admin.register(User)
@@ -12,22 +11,9 @@ class UserAdmin(admin.ModelAdmin):
     search_fields = ["email", "full_name"]
     readonly_fields = ["email", "role", "password", "last_login", "date_joined", "email_verified_at", "is_active"]
     exclude = ["groups", "user_permissions"]
-    actions = ["block", "unblock"]
-
-    @admin.action(description="Block selected accounts")
-    def block(self, request, queryset):
-        self._set_blocked(request, queryset, True)
-
-    @admin.action(description="Unblock selected accounts")
-    def unblock(self, request, queryset):
-        self._set_blocked(request, queryset, False)
-
-    def _set_blocked(self, request, queryset, blocked):
-        for user in queryset:
-            try:
-                services.user_set_blocked(admin=request.user, user=user, blocked=blocked, request=request)
-            except DomainError as exc:
-                self.message_user(request, f"{user}: {exc.message}", messages.ERROR)
+    # Blocking lives on the dashboard's Users page (/dashboard/admin/users/), which asks for the
+    # reason the user is told and handles many accounts at once, all or nothing.
+    actions = None
 
 
 @admin.register(MentorProfile)

@@ -66,6 +66,15 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
             models.CheckConstraint(condition=models.Q(role__in=Role.values), name="user_role_valid"),
         ]
+        # The admin users pages (migration 0003 explains each; it also adds PostgreSQL's trigram
+        # index for name and e-mail search, which is raw SQL and so not listed here).
+        indexes = [
+            models.Index(fields=["-date_joined", "-id", "full_name", "email"], name="accounts_user_newest"),
+            models.Index(fields=["role", "-date_joined", "-id"], name="accounts_user_role_newest"),
+            models.Index(
+                fields=["-date_joined", "-id"], condition=models.Q(is_active=False), name="accounts_user_blocked_newest"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -196,6 +205,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id", "-created_at"], name="audit_target_latest")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"

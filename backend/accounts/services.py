@@ -13,7 +13,7 @@ from django.contrib.auth import authenticate
 from django.core import signing
 from django.core.files import File
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -268,45 +268,247 @@ def account_update(
 
 
 # --- admin decisions ----------------------------------------------------------------------------
+# One door for each decision (the dashboard's pages, its bulk form, Django admin): validate, write
+# only what changes, audit each account, and tell its owner through the event pipeline (in-app,
+# push and e-mail per their settings; e-mail still reaches a blocked user, who cannot sign in).
+# Deciding what is already so (approving an approved mentor, blocking a blocked account) writes,
+# audits and notifies nothing, so a double-clicked button or a re-run bulk action is harmless.
+REASON_MAX_LENGTH = 240  # the reason travels in a notification body of at most 300 characters
+BULK_MAX_USERS = 200
+
+
+class BulkAction(models.TextChoices):
+    APPROVE = "approve", "Approve mentors"
+    BLOCK = "block", "Block"
+    UNBLOCK = "unblock", "Unblock"
+
+
+def _require_admin(admin: User, message: str) -> None:
+    if getattr(admin, "role", None) != Role.ADMIN:
+        raise Forbidden("forbidden", message)
+
+
+def _clean_reason(reason: str, *, required: bool, message: str) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise DomainError("reason_required", message, fields={"reason": "Give a reason."})
+    if len(reason) > REASON_MAX_LENGTH:
+        raise DomainError(
+            "reason_too_long",
+            f"Keep the reason under {REASON_MAX_LENGTH} characters.",
+            fields={"reason": f"At most {REASON_MAX_LENGTH} characters."},
+        )
+    return reason
+
+
+def _record_decisions(*, admin: User, profiles: list[MentorProfile], approve: bool, reason: str, request, **extra):
+    """Write the decision on the (locked) profiles that change and audit each; returns them."""
+    state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
+    changed = [p for p in profiles if p.approval_state != state]
+    if not changed:
+        return []
+    now = timezone.now()
+    MentorProfile.objects.filter(pk__in=[p.pk for p in changed]).update(
+        approval_state=state, approval_note=reason, decided_at=now, decided_by=admin
+    )
+    for profile in changed:
+        profile.approval_state, profile.approval_note, profile.decided_at = state, reason, now
+        profile.decided_by = admin
+        audit_record(
+            action="mentor.approved" if approve else "mentor.rejected",
+            actor=admin,
+            request=request,
+            target=profile.user,
+            reason=reason,
+            **extra,
+        )
+    return changed
+
+
+def _publish_decisions(*, admin: User, user_ids: list[int], approve: bool, reason: str) -> None:
+    # The rejection's reason goes to the mentor; an approval's note stays an admin's note.
+    data = {} if approve else {"reason": reason}
+    publish("mentor.approved" if approve else "mentor.rejected", to=user_ids, data=data, actor=admin)
+
+
 @transaction.atomic
 def mentor_decide(*, admin: User, mentor: User, approve: bool, reason: str = "", request=None) -> MentorProfile:
-    if admin.role != Role.ADMIN:
-        raise Forbidden("forbidden", "Only admins approve mentors.")
-    profile = MentorProfile.objects.select_for_update().filter(user=mentor).first()
+    _require_admin(admin, "Only admins approve mentors.")
+    profile = MentorProfile.objects.select_for_update().select_related("user").filter(user=mentor).first()
     if profile is None:
         raise DomainError("not_a_mentor", "That account is not a mentor.")
-    if not approve and not reason.strip():
-        raise DomainError("reason_required", "Say why the profile is rejected.", fields={"reason": "Give a reason."})
-    profile.approval_state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
-    profile.approval_note = reason.strip()
-    profile.decided_at = timezone.now()
-    profile.decided_by = admin
-    profile.save()
-    audit_record(
-        action="mentor.approved" if approve else "mentor.rejected",
-        actor=admin,
-        request=request,
-        target=mentor,
-        reason=reason,
-    )
+    reason = _clean_reason(reason, required=not approve, message="Say why the profile is rejected.")
+    if _record_decisions(admin=admin, profiles=[profile], approve=approve, reason=reason, request=request):
+        _publish_decisions(admin=admin, user_ids=[mentor.pk], approve=approve, reason=reason)
     return profile
+
+
+def _refuse_unblockable(admin: User, users, blocked: bool) -> None:
+    """Nobody blocks themselves, and admins are not blocked or unblocked by another admin:
+    one admin account (perhaps a stolen one) must not be able to lock every other admin out.
+    Admin accounts are switched off by the operators, outside the product."""
+    verb = "block" if blocked else "unblock"
+    if any(u.pk == admin.pk for u in users):
+        raise DomainError("cannot_block_self", f"You cannot {verb} your own account.")
+    admins = [u for u in users if u.role == Role.ADMIN]
+    if admins:
+        raise Forbidden(
+            "cannot_block_admin",
+            f"Admin accounts cannot be {verb}ed here ({_named(admins)}). Ask the operators.",
+        )
+
+
+def _set_blocked(*, admin: User, users, blocked: bool, reason: str, request, **extra) -> list[int]:
+    """Switch the accounts that change (rows locked while deciding) and audit each; returns
+    their ids."""
+    ids = [u.pk for u in users]
+    changed = list(
+        User.objects.select_for_update()
+        .filter(pk__in=ids, is_active=blocked)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not changed:
+        return []
+    User.objects.filter(pk__in=changed).update(is_active=not blocked)
+    if blocked:
+        _end_sign_ins(changed)
+    by_pk = {u.pk: u for u in users}
+    for pk in changed:
+        by_pk[pk].is_active = not blocked
+        audit_record(
+            action="user.blocked" if blocked else "user.unblocked",
+            actor=admin,
+            request=request,
+            target=by_pk[pk],
+            reason=reason,
+            **extra,
+        )
+    return changed
+
+
+def _end_sign_ins(user_ids: list[int]) -> None:
+    """A blocked user is signed out everywhere at once, not when their credentials expire:
+    refresh tokens are blacklisted here; access tokens (minutes long) and web sessions are refused
+    on their next request because the account is inactive (JWTAuthentication and ModelBackend
+    check is_active)."""
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    live = OutstandingToken.objects.filter(user_id__in=user_ids, blacklistedtoken__isnull=True)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token_id=pk) for pk in live.values_list("pk", flat=True)], ignore_conflicts=True
+    )
+
+
+def _publish_blocked(*, admin: User, user_ids: list[int], blocked: bool, reason: str) -> None:
+    data = {"reason": reason} if blocked else {}
+    publish("user.blocked" if blocked else "user.unblocked", to=user_ids, data=data, actor=admin)
 
 
 @transaction.atomic
 def user_set_blocked(*, admin: User, user: User, blocked: bool, reason: str = "", request=None) -> User:
-    if admin.role != Role.ADMIN:
-        raise Forbidden("forbidden", "Only admins block accounts.")
-    if user.pk == admin.pk:
-        raise DomainError("cannot_block_self", "You cannot block your own account.")
-    user.is_active = not blocked
-    user.save(update_fields=["is_active"])
-    if blocked:
-        from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-
-        # A blocked user's refresh tokens stop working at once, not when they expire.
-        for token in OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False):
-            BlacklistedToken.objects.get_or_create(token=token)
-    audit_record(
-        action="user.blocked" if blocked else "user.unblocked", actor=admin, request=request, target=user, reason=reason
-    )
+    _require_admin(admin, "Only admins block accounts.")
+    _refuse_unblockable(admin, [user], blocked)
+    reason = _clean_reason(reason, required=blocked, message="Say why the account is blocked.")
+    if changed := _set_blocked(admin=admin, users=[user], blocked=blocked, reason=reason, request=request):
+        _publish_blocked(admin=admin, user_ids=changed, blocked=blocked, reason=reason)
     return user
+
+
+def _named(users, limit: int = 5) -> str:
+    names = [u.email for u in users[:limit]]
+    more = len(users) - limit
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+
+def _parse_ids(user_ids) -> list[int]:
+    """Distinct ids in the order given; anything but whole numbers refuses the lot."""
+    ids: dict[int, None] = {}
+    for raw in user_ids or []:
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not text.isascii() or not text.isdigit() or len(text) > 18:
+            raise DomainError("invalid_ids", "Some selected users are not valid ids: nothing was changed.")
+        ids[int(text)] = None
+    return list(ids)
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    action: str
+    changed: list[int]
+    unchanged: list[int]
+
+    @property
+    def summary(self) -> str:
+        done = {"approve": "approved", "block": "blocked", "unblock": "unblocked"}[self.action]
+        n = len(self.changed)
+        text = f"{n} account{'s' if n != 1 else ''} {done}."
+        if self.unchanged:
+            text += f" {len(self.unchanged)} already {done}, left as they were."
+        return text
+
+
+@transaction.atomic
+def users_bulk_action(*, admin: User, action: str, user_ids, reason: str = "", request=None) -> BulkOutcome:
+    """Approve mentors, block or unblock many accounts at once, all or nothing: an unknown id,
+    a non-mentor in an approval, the admin's own or another admin's account in a block, too many
+    or no ids at all refuse the whole request with a message naming the problem, and nothing is
+    written. Each account changed gets its own audit entry and notification, plus one summary
+    entry ("users.bulk_<action>") for the request."""
+    _require_admin(admin, "Only admins change accounts.")
+    if action not in BulkAction.values:
+        raise DomainError("unknown_action", "Choose an action: approve mentors, block or unblock.")
+    ids = _parse_ids(user_ids)
+    if not ids:
+        raise DomainError("nothing_selected", "Select at least one account first.")
+    if len(ids) > BULK_MAX_USERS:
+        raise DomainError(
+            "too_many_users",
+            f"Select at most {BULK_MAX_USERS} accounts at once (you selected {len(ids)}): nothing was changed.",
+        )
+    reason = _clean_reason(reason, required=action == BulkAction.BLOCK, message="Say why the accounts are blocked.")
+    users = {u.pk: u for u in User.objects.filter(pk__in=ids).only("id", "email", "role", "is_active")}
+    if missing := [pk for pk in ids if pk not in users]:
+        shown = ", ".join(f"#{pk}" for pk in missing[:10]) + ("…" if len(missing) > 10 else "")
+        raise DomainError("unknown_users", f"No account has the id {shown}: nothing was changed.")
+    selected = [users[pk] for pk in ids]
+    if action == BulkAction.APPROVE:
+        changed = _bulk_approve(admin=admin, users=selected, reason=reason, request=request)
+    else:
+        blocked = action == BulkAction.BLOCK
+        _refuse_unblockable(admin, selected, blocked)
+        changed = _set_blocked(admin=admin, users=selected, blocked=blocked, reason=reason, request=request, bulk=True)
+        if changed:
+            _publish_blocked(admin=admin, user_ids=changed, blocked=blocked, reason=reason)
+    done = set(changed)
+    outcome = BulkOutcome(action, changed, [pk for pk in ids if pk not in done])
+    audit_record(
+        action=f"users.bulk_{action}",
+        actor=admin,
+        request=request,
+        changed=outcome.changed,
+        unchanged=outcome.unchanged,
+        reason=reason,
+    )
+    return outcome
+
+
+def _bulk_approve(*, admin: User, users: list[User], reason: str, request) -> list[int]:
+    not_mentors = [u for u in users if u.role != Role.MENTOR]
+    if not_mentors:
+        raise DomainError(
+            "not_mentors",
+            f"Only mentors can be approved, and {_named(not_mentors)} "
+            f"{'is' if len(not_mentors) == 1 else 'are'} not: nothing was changed.",
+        )
+    by_user = {u.pk: u for u in users}
+    profiles = list(MentorProfile.objects.select_for_update().filter(user_id__in=by_user).order_by("user_id"))
+    if without := [u for u in users if u.pk not in {p.user_id for p in profiles}]:
+        raise DomainError("not_a_mentor", f"{_named(without)} has no mentor profile to approve: nothing was changed.")
+    for profile in profiles:
+        profile.user = by_user[profile.user_id]
+    changed = _record_decisions(admin=admin, profiles=profiles, approve=True, reason=reason, request=request, bulk=True)
+    ids = [p.user_id for p in changed]
+    if ids:
+        _publish_decisions(admin=admin, user_ids=ids, approve=True, reason=reason)
+    return ids

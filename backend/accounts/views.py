@@ -312,14 +312,14 @@ def profile(request):
     page, each saved on its own; a refused profile form saves nothing and says why."""
     from backend.accounts.api import MeView
     from backend.notifications import services as notification_services
-    from backend.notifications.models import Category, Channel
+    from backend.notifications.models import SWITCHABLE, Channel
 
     user = request.user
     values = {"full_name": user.full_name, "timezone": user.timezone, "theme": user.theme}
     errors: dict[str, str] = {}
     if request.method == "POST" and request.POST.get("section") == "channels":
         channels = {
-            channel: {category: f"{channel}.{category}" in request.POST for category in Category.values}
+            channel: {category: f"{channel}.{category}" in request.POST for category in SWITCHABLE}
             for channel in Channel.values
         }
         notification_services.preferences_update(user=user, channels=channels)
@@ -352,7 +352,7 @@ def profile(request):
                 "push": prefs.wants("push", c.value),
                 "email": prefs.wants("email", c.value),
             }
-            for c in Category
+            for c in SWITCHABLE
         ],
     }
     return render(request, "accounts/profile.html", context, status=400 if errors else 200)

@@ -10,6 +10,7 @@ from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
 from backend.accounts.models import ApprovalState, AuditEvent, Role, User
+from backend.dashboards.admin_reports_selectors import overview
 from backend.dashboards.money_selectors import earnings_this_month
 from backend.marketplace.models import (
     OPEN_REQUEST_STATES,
@@ -23,6 +24,7 @@ from backend.marketplace.models import (
     SessionState,
 )
 from backend.marketplace.selectors import bookings_of_learner, with_seats
+from backend.payments.admin_selectors import money_counts
 
 
 def learner_home(learner: User) -> dict:
@@ -90,18 +92,13 @@ def mentor_home(mentor: User) -> dict:
     }
 
 
-def admin_home() -> dict:
-    week_ago = timezone.now() - timedelta(days=7)
-    by_role = dict(User.objects.values_list("role").annotate(n=Count("id")))
+def admin_home(admin: User, *, now=None) -> dict:
+    """The admin overview: KPIs and chart series (admin_reports_selectors.overview), the money
+    queues, mentors awaiting approval and the latest audit entries. A fixed number of queries
+    (pinned in tests/backend/dashboards/test_admin_reports.py) however big the tables are."""
     return {
-        "learners": by_role.get(Role.LEARNER, 0),
-        "mentors": by_role.get(Role.MENTOR, 0),
-        "admins": by_role.get(Role.ADMIN, 0),
-        "sessions_this_week": Session.objects.filter(
-            starts_at__gte=week_ago, starts_at__lte=timezone.now() + timedelta(days=7)
-        )
-        .exclude(state=SessionState.DRAFT)
-        .count(),
+        **overview(admin, now=now),
+        "money": money_counts(admin),
         "pending_mentors": list(
             User.objects.filter(role=Role.MENTOR, mentor_profile__approval_state=ApprovalState.PENDING)
             .select_related("mentor_profile")

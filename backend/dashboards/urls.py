@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from backend.dashboards import money, views
+from backend.dashboards import admin_reports, admin_sessions, admin_users, money, views
 
 urlpatterns = [
     path("", views.dashboard_redirect, name="dashboard"),
@@ -37,4 +37,7 @@ urlpatterns = [
     path("mentor/withdrawals/methods/", money.mentor_payout_method_add, name="mentor-payout-method-add"),
     path("admin/", views.admin_home, name="dashboard-admin"),
     path("admin/mentors/<int:user_id>/decide/", views.admin_mentor_decide, name="dashboard-admin-mentor-decide"),
+    path("admin/", include(admin_users)),
+    path("admin/", include(admin_sessions)),
+    path("admin/", include(admin_reports)),
 ]

@@ -12,7 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import floatformat, pluralize
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from backend.accounts import services as account_services
 from backend.accounts.models import Role, User
@@ -20,7 +21,7 @@ from backend.core.access import Rule, dashboard_url, page
 from backend.core.errors import DomainError
 from backend.core.redirects import safe_next
 from backend.core.templatetags.ui import rupees, viewer_zone
-from backend.dashboards import analytics, selectors, tabs
+from backend.dashboards import admin_reports, analytics, selectors, tabs
 from backend.dashboards.forms import (
     AcceptRequestForm,
     AvailabilityForm,
@@ -61,8 +62,12 @@ def mentor_home(request):
 
 
 @page(Rule.ADMIN)
+@never_cache
+@require_GET
 def admin_home(request):
-    return render(request, "dashboards/admin_home.html", {"nav": "home", **selectors.admin_home()})
+    data = selectors.admin_home(request.user)
+    context = {"nav": "home", **data, **admin_reports.overview_context(data)}
+    return render(request, "dashboards/admin_home.html", context)
 
 
 @page(Rule.ADMIN)

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from backend.accounts.audit import audit_record
 from backend.accounts.models import Role, User
 from backend.core.errors import Conflict, DomainError, Forbidden
 from backend.core.events import publish
@@ -321,6 +322,57 @@ def session_no_show(*, session: Session) -> bool:
         return False
     _cancel_session(session, by="no_show", reason="The mentor did not join the session.")
     return True
+
+
+# The states an admin may cancel: before it happens, and while it is live (a call to stop). A
+# completed session is refunded payment by payment (payments.services.refund_by_admin) instead.
+ADMIN_CANCELLABLE = (SessionState.DRAFT, SessionState.SCHEDULED, SessionState.LIVE)
+
+
+@transaction.atomic
+def session_cancel_by_admin(*, admin: User, session: Session, reason: str, request=None) -> Session:
+    """An admin cancels a mentor's session (a policy breach, a mentor who cannot come and cannot
+    be reached, a call to stop): every confirmed seat is refunded in full, held seats are
+    released, and the learners and the mentor are told why. The session row is locked first, so
+    two admins, or an admin and the mentor, racing to cancel get one cancel and one refusal."""
+    if getattr(admin, "role", None) != Role.ADMIN:
+        raise Forbidden("wrong_role", "Only admins cancel other people's sessions.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(
+            "reason_required",
+            "Say why the session is cancelled: the learners and the mentor are told.",
+            fields={"reason": "Say why."},
+        )
+    if len(reason) > 300:
+        raise DomainError("invalid", "Keep the reason under 300 characters.", fields={"reason": "Too long."})
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.state == SessionState.CANCELLED:
+        raise Conflict("already_cancelled", "This session is already cancelled.")
+    if session.state not in ADMIN_CANCELLABLE:
+        raise Conflict(
+            "not_cancellable",
+            "A completed session cannot be cancelled. To give money back, refund its payments under Payments.",
+        )
+    seats = session.bookings.aggregate(
+        confirmed=Count("id", filter=Q(state=BookingState.CONFIRMED)),
+        held=Count("id", filter=Q(state=BookingState.HELD)),
+    )
+    previous = session.state
+    _cancel_session(session, by="admin", reason=reason, requested_by=admin)
+    audit_record(
+        action="session.cancelled_by_admin",
+        actor=admin,
+        request=request,
+        target=session,
+        reason=reason,
+        previous_state=previous,
+        mentor=session.mentor_id,
+        confirmed_seats=seats["confirmed"],
+        held_seats=seats["held"],
+        refund_each_paise=session.price_paise,
+    )
+    return session
 
 
 # --- bookings -------------------------------------------------------------------------------------

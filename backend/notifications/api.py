@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from backend.core.access import Rule
 from backend.notifications import selectors, services
-from backend.notifications.models import Category, Channel, Notification
+from backend.notifications.models import SWITCHABLE, Channel, Notification
 
 PAGE_SIZE = 20
 
@@ -88,8 +88,8 @@ class PreferencesView(APIView):
 
     def _body(self, prefs) -> dict:
         return {
-            "channels": {channel: {c: prefs.wants(channel, c) for c in Category.values} for channel in Channel.values},
-            "categories": [{"key": c.value, "label": c.label} for c in Category],
+            "channels": {channel: {c.value: prefs.wants(channel, c) for c in SWITCHABLE} for channel in Channel.values},
+            "categories": [{"key": c.value, "label": c.label} for c in SWITCHABLE],
         }
 
     @extend_schema(responses=PreferencesSerializer)

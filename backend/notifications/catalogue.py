@@ -172,15 +172,25 @@ def session_cancelled(loaded: Loaded, to: int) -> Message | None:
     session = loaded.session
     if session is None:
         return None
+    by_admin = loaded.data.get("by") == "admin"
     if _is_mentor(loaded, to):
+        if by_admin:
+            return Message(
+                f"Cancelled by PeerLearn: {session.title}",
+                _because(loaded, "Everyone booked has been told and refunded in full."),
+                reverse("mentor-sessions"),
+            )
         if loaded.data.get("by") != "no_show":
-            return None
+            return None  # they cancelled it themselves
         return Message(
             f"Cancelled: {session.title}",
             "You were not in the room 10 minutes after the start, so the session was cancelled and refunded.",
             reverse("mentor-sessions"),
         )
     refund = " You get a full refund." if session.price_paise else ""
+    if by_admin:
+        body = _because(loaded, "Sorry for the change of plans.") + refund
+        return Message(f"Cancelled by PeerLearn: {session.title}", body, reverse("learner-bookings"))
     reason = loaded.data.get("reason") or "The mentor cancelled it."
     return Message(f"Cancelled: {session.title}", f"{reason}{refund}", reverse("learner-bookings"))
 
@@ -311,6 +321,39 @@ def feedback_prompt(loaded: Loaded, to: int) -> Message | None:
     )
 
 
+def _because(loaded: Loaded, then: str) -> str:
+    reason = str(loaded.data.get("reason") or "").strip().rstrip(".")
+    return f"Reason: {reason}. {then}" if reason else then
+
+
+def mentor_approved(loaded: Loaded, to: int) -> Message | None:
+    return Message(
+        "Your mentor profile is approved",
+        "You can now publish sessions and answer learners' requests.",
+        reverse("mentor-sessions"),
+    )
+
+
+def mentor_rejected(loaded: Loaded, to: int) -> Message | None:
+    return Message(
+        "Your mentor profile was not approved",
+        _because(loaded, "Contact support if you have questions."),
+        reverse("dashboard-mentor"),
+    )
+
+
+def account_blocked(loaded: Loaded, to: int) -> Message | None:
+    # No link: a blocked account cannot sign in, which is why this also goes out by e-mail.
+    return Message(
+        "Your PeerLearn account is blocked",
+        _because(loaded, "Contact support if you think this is a mistake."),
+    )
+
+
+def account_unblocked(loaded: Loaded, to: int) -> Message | None:
+    return Message("Your PeerLearn account is active again", "You can sign in again.", reverse("login"))
+
+
 @dataclass(frozen=True)
 class Spec:
     category: str
@@ -351,4 +394,9 @@ CATALOGUE: dict[str, Spec] = {
     "room.mentor_ready": Spec(Category.REMINDERS, room_presence("mentor"), urgent=True, ttl_seconds=15 * 60),
     "room.learner_joined": Spec(Category.REMINDERS, room_presence("learner"), urgent=True, ttl_seconds=15 * 60),
     "feedback.prompt": Spec(Category.REVIEWS, feedback_prompt, ttl_seconds=3 * 24 * 3600),
+    # Account decisions by an admin: always sent (see models.ALWAYS_SENT).
+    "mentor.approved": Spec(Category.ACCOUNT, mentor_approved, ttl_seconds=7 * 24 * 3600),
+    "mentor.rejected": Spec(Category.ACCOUNT, mentor_rejected, ttl_seconds=7 * 24 * 3600),
+    "user.blocked": Spec(Category.ACCOUNT, account_blocked, ttl_seconds=7 * 24 * 3600),
+    "user.unblocked": Spec(Category.ACCOUNT, account_unblocked, ttl_seconds=7 * 24 * 3600),
 }

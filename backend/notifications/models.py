@@ -16,6 +16,13 @@ class Category(models.TextChoices):
     PAYMENTS = "payments", "Payments, refunds and payouts"
     FOLLOWING = "following", "New sessions from mentors you follow"
     REVIEWS = "reviews", "Reviews and feedback"
+    ACCOUNT = "account", "Your account"
+
+
+# Decisions about the account itself (approval, blocking) always go out on every channel: a
+# blocked user cannot sign in to read the bell, so the e-mail is how they learn of it.
+ALWAYS_SENT = frozenset({Category.ACCOUNT})
+SWITCHABLE = [category for category in Category if category not in ALWAYS_SENT]
 
 
 class Channel(models.TextChoices):
@@ -46,9 +53,9 @@ class Notification(models.Model):
 def default_channels() -> dict:
     """Everything on by default except e-mail for reminders and following (push covers them)."""
     return {
-        Channel.PUSH: {category: True for category in Category.values},
+        Channel.PUSH: {category.value: True for category in SWITCHABLE},
         Channel.EMAIL: {
-            category: category not in (Category.REMINDERS, Category.FOLLOWING) for category in Category.values
+            category.value: category not in (Category.REMINDERS, Category.FOLLOWING) for category in SWITCHABLE
         },
     }
 
@@ -59,6 +66,8 @@ class NotificationPreference(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     def wants(self, channel: str, category: str) -> bool:
+        if category in ALWAYS_SENT:
+            return True
         return bool(self.channels.get(channel, {}).get(category, default_channels()[channel].get(category, False)))
 
 

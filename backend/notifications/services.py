@@ -16,7 +16,7 @@ from django.utils import timezone
 from backend.core.errors import DomainError
 from backend.core.events import after_commit_with, send_after_commit, user_group
 from backend.notifications.catalogue import CATALOGUE, Loaded
-from backend.notifications.models import Category, Channel, Notification, NotificationPreference, default_channels
+from backend.notifications.models import SWITCHABLE, Channel, Notification, NotificationPreference, default_channels
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def preferences_update(*, user, channels: dict) -> NotificationPreference:
         if channel not in Channel.values or not isinstance(categories, dict):
             raise DomainError("invalid_preferences", f"Unknown channel: {str(channel)[:20]}.")
         for category, on in categories.items():
-            if category not in Category.values or not isinstance(on, bool):
+            if category not in SWITCHABLE or not isinstance(on, bool):
                 raise DomainError("invalid_preferences", f"Unknown category or value: {str(category)[:20]}.")
             merged[channel][category] = on
     prefs.channels = merged
