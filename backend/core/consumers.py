@@ -119,3 +119,7 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
 
     async def event_message(self, event):
         await self.send(json.dumps({"type": "event", "event": event["event"], "data": event["data"]}))
+        if event["event"] == "user.blocked":
+            # Sent only to the blocked account's own group: its open sockets end now, not when
+            # they next reconnect, and 4401 tells the page not to try again.
+            await self.close(code=CLOSE_UNAUTHENTICATED)

@@ -207,3 +207,26 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(domains, mentor, learne
         await communicator.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_a_blocked_users_open_socket_is_told_and_closed(learner, admin_user):
+    from backend.accounts import services as accounts
+
+    token = bearer(learner)
+
+    async def scenario():
+        socket, connected, _ = await connect(token)
+        assert connected
+        assert json.loads(await socket.receive_from()) == {"type": "hello", "user": learner.pk}
+
+        @database_sync_to_async
+        def block():
+            accounts.user_set_blocked(admin=admin_user, user=learner, blocked=True, reason="Spam")
+
+        await block()
+        told = json.loads(await socket.receive_from(timeout=3))
+        assert (told["type"], told["event"]) == ("event", "user.blocked")
+        assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
