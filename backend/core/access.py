@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpResponseForbidden
+from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import redirect
 from rest_framework.permissions import BasePermission
 
@@ -157,3 +157,12 @@ class ApiAccess(BasePermission):
             self.code = decision.code
             self.message = decision.message
         return decision.allowed
+
+
+def require_admin(user) -> None:
+    """The check at the top of every admin selector, whatever door called it: anyone but an
+    admin finds nothing (404), so a page that forgot its rule still leaks no data."""
+    from backend.accounts.models import Role
+
+    if getattr(user, "role", None) != Role.ADMIN:
+        raise Http404

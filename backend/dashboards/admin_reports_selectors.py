@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Lower, TruncDate
-from django.http import Http404
 from django.utils import timezone
 
 from backend.accounts.models import ApprovalState, AuditEvent, Role, User
+from backend.core.access import require_admin
 from backend.marketplace.models import Session, SessionState
 from backend.payments.ledger import EXTERNAL, PLATFORM_FEES
 from backend.payments.models import EntryKind, LedgerEntry
@@ -40,11 +40,6 @@ ACTIVE_MENTOR_DAYS = 30
 
 def report_zone() -> ZoneInfo:
     return ZoneInfo(settings.DEFAULT_USER_TIMEZONE)
-
-
-def _require_admin(user: User) -> None:
-    if getattr(user, "role", None) != Role.ADMIN:
-        raise Http404
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -228,7 +223,7 @@ MONEY_KEYS = ("gross", "refunded", "fee", "payments")
 
 def overview(admin: User, *, now: datetime | None = None) -> dict:
     """The overview's KPIs and chart series: five aggregate queries."""
-    _require_admin(admin)
+    require_admin(admin)
     periods = Periods.at(now or timezone.now(), report_zone())
     money = _money_by_day(periods)
     sessions = _sessions_by_day(periods)
@@ -361,7 +356,7 @@ def _actor_id(email: str) -> int | None:
 def audit_events(admin: User, filters: AuditFilter) -> QuerySet[AuditEvent]:
     """The filtered audit log, newest first (created_at and action are indexed; a prefix uses
     the LIKE index PostgreSQL gets for an indexed CharField)."""
-    _require_admin(admin)
+    require_admin(admin)
     events = AuditEvent.objects.select_related("actor").only(
         "created_at",
         "action",
@@ -567,7 +562,7 @@ def revenue_report(admin: User, month: date, *, now: datetime | None = None) -> 
 
     Money counts in the month its ledger entry was posted: a payment when captured, a refund
     when the gateway confirmed it (not when it was asked for), a payout when marked paid."""
-    _require_admin(admin)
+    require_admin(admin)
     zone = report_zone()
     start, end = _midnight(month, zone), _midnight(next_month(month), zone)
     rows = (

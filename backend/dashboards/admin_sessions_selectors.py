@@ -16,6 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from backend.accounts.models import AuditEvent, Role, User
+from backend.core.access import require_admin
 from backend.marketplace.models import Booking, BookingState, Review, Session, SessionState
 from backend.marketplace.selectors import with_seats
 from backend.marketplace.services import ADMIN_CANCELLABLE
@@ -24,11 +25,6 @@ from backend.rooms.models import Presence, RoomState
 
 PAGE_SIZE = 25
 MAX_PAGE = 2_000  # deeper offsets cost a scan each; narrow the filters instead
-
-
-def _require_admin(user: User) -> None:
-    if getattr(user, "role", None) != Role.ADMIN:
-        raise Http404
 
 
 def _mentors_matching(text: str) -> QuerySet[User]:
@@ -143,7 +139,7 @@ def sessions_for_admin(admin: User, filters: SessionFilter, *, now: datetime | N
     come soonest first; past ones, or all, the latest first. Every order walks the starts_at
     index from near now (checked with EXPLAIN on 100,000 sessions: a page skips at most the
     sessions of the last six hours, never the other half of the table)."""
-    _require_admin(admin)
+    require_admin(admin)
     now = now or timezone.now()
     sessions = Session.objects.select_related("mentor", "domain").only(*SESSION_COLUMNS)
     if filters.state:
@@ -262,7 +258,7 @@ def _attendance(session: Session) -> list[Attendance]:
 def get_session_for_admin(admin: User, session_id: int) -> SessionDetail:
     """One session with every booking (learner, what they paid, refunds), the room's attendance
     and clock, and the admin actions on it: a query each, whatever the number of bookings."""
-    _require_admin(admin)
+    require_admin(admin)
     session = with_seats(Session.objects.select_related("mentor", "domain").filter(pk=session_id)).first()
     if session is None:
         raise Http404
@@ -348,7 +344,7 @@ REVIEW_COLUMNS = (
 
 def reviews_for_admin(admin: User, filters: ReviewFilter) -> QuerySet[Review]:
     """Reviews newest first with their learner, session and mentor in the same query."""
-    _require_admin(admin)
+    require_admin(admin)
     reviews = Review.objects.select_related("booking__learner", "booking__session__mentor").only(*REVIEW_COLUMNS)
     if filters.rating == RATING_LOW:
         reviews = reviews.filter(rating__lte=2)

@@ -27,6 +27,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from backend.accounts.models import ApprovalState, AuditEvent, Role, User
+from backend.core.access import require_admin
 from backend.marketplace.models import Booking, BookingState, Session, SessionState
 
 PAGE_SIZE = 25
@@ -53,11 +54,6 @@ class UserState:
         MENTOR_APPROVED: ApprovalState.APPROVED,
         MENTOR_REJECTED: ApprovalState.REJECTED,
     }
-
-
-def _require_admin(user: User) -> None:
-    if getattr(user, "role", None) != Role.ADMIN:
-        raise Http404
 
 
 # --- the list ---------------------------------------------------------------------------------
@@ -113,7 +109,7 @@ def _matching(filters: UserFilter) -> QuerySet[User]:
 def users_for_admin(admin: User, filters: UserFilter) -> QuerySet[User]:
     """Accounts newest first, narrowed by role, state and a search, with `approval` (the
     mentor profile's state, None for others) and only the columns the list shows."""
-    _require_admin(admin)
+    require_admin(admin)
     return (
         _matching(filters)
         .annotate(approval=F("mentor_profile__approval_state"))
@@ -251,7 +247,7 @@ def _by_state(queryset, states) -> dict[str, int]:
 def get_user_for_admin(admin: User, user_id: int) -> UserDetail:
     """An account with its profiles, what it did on the platform (bookings as a learner,
     sessions as a mentor) and the latest audit entries about it."""
-    _require_admin(admin)
+    require_admin(admin)
     user = (
         User.objects.select_related("mentor_profile__decided_by", "learner_profile")
         .defer("password", "mentor_profile__bio", "mentor_profile__decided_by__password")

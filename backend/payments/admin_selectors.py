@@ -23,7 +23,8 @@ from django.db.models import (
 )
 from django.http import Http404
 
-from backend.accounts.models import Role, User
+from backend.accounts.models import User
+from backend.core.access import require_admin
 from backend.payments import ledger
 from backend.payments.models import (
     LedgerEntry,
@@ -37,11 +38,6 @@ from backend.payments.models import (
 
 CAPTURED = (OrderState.PAID, OrderState.REFUNDED)
 OPEN_WITHDRAWALS = (WithdrawalState.REQUESTED, WithdrawalState.APPROVED)
-
-
-def _require_admin(user: User) -> None:
-    if getattr(user, "role", None) != Role.ADMIN:
-        raise Http404
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -59,7 +55,7 @@ class OrderFilter:
 def orders_for_admin(admin: User, filters: OrderFilter) -> QuerySet[PaymentOrder]:
     """Orders newest first, narrowed by state, purpose and a search over the learner's e-mail
     and the gateway's order and payment ids."""
-    _require_admin(admin)
+    require_admin(admin)
     orders = PaymentOrder.objects.select_related("payer", "mentor", "booking__session")
     if filters.state:
         orders = orders.filter(state=filters.state)
@@ -94,7 +90,7 @@ def order_totals(orders: QuerySet[PaymentOrder]) -> dict[str, int]:
 
 
 def platform_fees_balance(admin: User) -> int:
-    _require_admin(admin)
+    require_admin(admin)
     return ledger.balance(ledger.PLATFORM_FEES)
 
 
@@ -108,7 +104,7 @@ class OrderDetail:
 
 def get_order_for_admin(admin: User, order_id: int) -> OrderDetail:
     """One order with its refunds and ledger entries (its payment's and its refunds')."""
-    _require_admin(admin)
+    require_admin(admin)
     order = PaymentOrder.objects.select_related("payer", "mentor", "booking__session").filter(pk=order_id).first()
     if order is None:
         raise Http404
@@ -134,7 +130,7 @@ def _retried() -> Exists:
 def refunds_for_admin(admin: User, state: str = "") -> QuerySet[Refund]:
     """Refunds, those that failed and were not retried first (they need an admin), then the
     newest. `retried` says whether a failed one has been asked for again."""
-    _require_admin(admin)
+    require_admin(admin)
     refunds = Refund.objects.select_related("order__payer", "order__booking__session", "requested_by").annotate(
         retried=_retried(),
         needs_action=Case(
@@ -149,7 +145,7 @@ def refunds_for_admin(admin: User, state: str = "") -> QuerySet[Refund]:
 
 
 def get_refund_for_admin(admin: User, refund_id: int) -> Refund:
-    _require_admin(admin)
+    require_admin(admin)
     refund = Refund.objects.select_related("order").annotate(retried=_retried()).filter(pk=refund_id).first()
     if refund is None:
         raise Http404
@@ -160,7 +156,7 @@ def get_refund_for_admin(admin: User, refund_id: int) -> Refund:
 def withdrawal_queue(admin: User) -> list[Withdrawal]:
     """Waiting for an admin: requested ones first (to decide), then approved ones (to pay),
     oldest first within each."""
-    _require_admin(admin)
+    require_admin(admin)
     first = Case(When(state=WithdrawalState.REQUESTED, then=Value(0)), default=Value(1), output_field=IntegerField())
     return list(
         Withdrawal.objects.filter(state__in=OPEN_WITHDRAWALS)
@@ -170,7 +166,7 @@ def withdrawal_queue(admin: User) -> list[Withdrawal]:
 
 
 def withdrawals_past(admin: User) -> QuerySet[Withdrawal]:
-    _require_admin(admin)
+    require_admin(admin)
     return (
         Withdrawal.objects.exclude(state__in=OPEN_WITHDRAWALS)
         .select_related("mentor", "decided_by")
@@ -180,13 +176,13 @@ def withdrawals_past(admin: User) -> QuerySet[Withdrawal]:
 
 def withdrawals_for_export(admin: User) -> QuerySet[Withdrawal]:
     """Every withdrawal, open and past, newest first (the CSV of the queue and the history)."""
-    _require_admin(admin)
+    require_admin(admin)
     return Withdrawal.objects.select_related("mentor", "decided_by").order_by("-requested_at", "-id")
 
 
 # --- the admin home's money card --------------------------------------------------------------
 def money_counts(admin: User) -> dict[str, int]:
-    _require_admin(admin)
+    require_admin(admin)
     waiting = dict(Withdrawal.objects.filter(state__in=OPEN_WITHDRAWALS).values_list("state").annotate(n=Count("id")))
     return {
         "failed_refunds": Refund.objects.filter(~_retried(), state=RefundState.FAILED).count(),
