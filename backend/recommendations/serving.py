@@ -198,8 +198,9 @@ class _CatalogueStore:
         """Sessions with what a card shows (title, topics, times, price, mentor, category),
         kept as long as the catalogue they were ranked from: a title edited meanwhile shows
         within RECOMMENDATIONS_CATALOGUE_SECONDS. Seats are never taken from here."""
-        if self._cards_of is not self._catalogue:
-            self._cards, self._cards_of = {}, self._catalogue
+        catalogue = self.current()  # also on the warm path, so cards age with the catalogue
+        if self._cards_of is not catalogue:
+            self._cards, self._cards_of = {}, catalogue
         cards = self._cards
         missing = [pk for pk in ids if pk not in cards]
         if missing:
