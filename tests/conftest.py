@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import io
+import threading
 
 import pytest
 from django.core.cache import cache
@@ -25,6 +27,22 @@ class Client(DjangoClient):
     def request(self, **request):
         with TestCase.captureOnCommitCallbacks(execute=True):
             return super().request(**request)
+
+
+# CPython 3.11 keeps the AST builder's recursion counter in interpreter-wide state, so two threads
+# parsing at once trip "SystemError: AST constructor recursion depth mismatch". In a test run that
+# happens when pytest formats a failure (it parses the failing source) while a server or event-loop
+# thread formats a logged traceback (3.11 parses the line for its carets): pytest then stops with
+# INTERNALERROR and never reports the real failure. One lock around ast.parse for the test process.
+_ast_parse, _ast_lock = ast.parse, threading.RLock()
+
+
+def _parse_one_at_a_time(*args, **kwargs):
+    with _ast_lock:
+        return _ast_parse(*args, **kwargs)
+
+
+ast.parse = _parse_one_at_a_time
 
 
 @pytest.fixture(autouse=True)

@@ -7,12 +7,12 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from backend.asgi import application
 from backend.marketplace import services
 from tests.backend.marketplace.factories import a_session
+from tests.sockets import Communicator
 
 # Transactional: channels' database_sync_to_async closes connections that sit inside the
 # test's wrapping transaction, and on_commit should fire for real here anyway.
@@ -26,7 +26,7 @@ def bearer(user):
 
 
 async def connect(protocols):
-    communicator = WebsocketCommunicator(application, "/ws/updates/", headers=ORIGIN, subprotocols=protocols)
+    communicator = Communicator(application, "/ws/updates/", headers=ORIGIN, subprotocols=protocols)
     connected, detail = await communicator.connect()
     return communicator, connected, detail
 
@@ -62,13 +62,13 @@ def test_anyone_watching_a_public_session_hears_its_free_seats(domains, mentor, 
         assert json.loads(await watcher.receive_from()) == {"type": "watching", "sessions": 1}
 
         booking = await database_sync_to_async(services.booking_create)(learner=learner, session=session)
-        assert json.loads(await watcher.receive_from(timeout=3)) == {
+        assert json.loads(await watcher.receive_from()) == {
             "type": "event",
             "event": "session.seats",
             "data": {"session": session.pk, "capacity": 3, "seats_left": 2, "state": "scheduled"},
         }
         await database_sync_to_async(services.booking_cancel)(learner=learner, booking=booking)
-        message = json.loads(await watcher.receive_from(timeout=3))
+        message = json.loads(await watcher.receive_from())
         assert message["data"]["seats_left"] == 3
 
         # Watching replaces the earlier list: nothing more arrives for the first session.
@@ -120,7 +120,7 @@ def test_foreign_origin_is_refused(learner):
     protocols = bearer(learner)
 
     async def scenario():
-        communicator = WebsocketCommunicator(
+        communicator = Communicator(
             application, "/ws/updates/", headers=[(b"origin", b"https://evil.example")], subprotocols=protocols
         )
         connected, _ = await communicator.connect()
@@ -150,7 +150,7 @@ def test_booking_event_reaches_learner_and_mentor_only(domains, mentor, learner,
 
         booking = await book()
         for name in ("mentor", "learner"):
-            message = json.loads(await sockets[name].receive_from(timeout=3))
+            message = json.loads(await sockets[name].receive_from())
             assert message == {
                 "type": "event",
                 "event": "booking.created",
@@ -164,7 +164,7 @@ def test_booking_event_reaches_learner_and_mentor_only(domains, mentor, learner,
                 },
             }
         # The mentor is also notified (the learner did it, so is not).
-        notified = json.loads(await sockets["mentor"].receive_from(timeout=3))
+        notified = json.loads(await sockets["mentor"].receive_from())
         assert (notified["event"], notified["data"]["title"]) == (
             "notification.created",
             "New booking: Intro to Django",
@@ -224,9 +224,9 @@ def test_a_blocked_users_open_socket_is_told_and_closed(learner, admin_user):
             accounts.user_set_blocked(admin=admin_user, user=learner, blocked=True, reason="Spam")
 
         await block()
-        told = json.loads(await socket.receive_from(timeout=3))
+        told = json.loads(await socket.receive_from())
         assert (told["type"], told["event"]) == ("event", "user.blocked")
-        assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+        assert await socket.receive_output() == {"type": "websocket.close", "code": 4401}
         await socket.disconnect()
 
     async_to_sync(scenario)()

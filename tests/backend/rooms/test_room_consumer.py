@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -19,6 +18,7 @@ from backend.marketplace.models import Booking, BookingState, SessionState
 from backend.rooms.models import ChatMessage, ChecklistMark, Presence, RoomState, Stroke
 from tests.backend.marketplace.factories import a_session
 from tests.conftest import make_user
+from tests.sockets import Communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +42,7 @@ async def enter(user, code, *, protocols=None):
     """(communicator, first frame): `welcome` for a member, `refused` for anyone else."""
     if protocols is None and user is not None:
         protocols = ["peerlearn.bearer", str(AccessToken.for_user(user))]
-    communicator = WebsocketCommunicator(application, f"/ws/room/{code}/", headers=ORIGIN, subprotocols=protocols)
+    communicator = Communicator(application, f"/ws/room/{code}/", headers=ORIGIN, subprotocols=protocols)
     connected, _ = await communicator.connect()
     assert connected
     return communicator, json.loads(await communicator.receive_from())
@@ -60,24 +60,23 @@ async def send(communicator, kind, **body):
     await communicator.send_to(text_data=json.dumps({"type": kind, **body}))
 
 
-async def next_of(communicator, kind, *, timeout=2):
-    """The next frame of `kind`, skipping others (presence and clock frames come and go)."""
-    for _ in range(50):
-        frame = json.loads(await communicator.receive_from(timeout=timeout))
-        if frame["type"] == kind:
+async def next_of(communicator, kind, limit=50, **fields):
+    """The next frame of `kind` (and with these `fields`), skipping others: presence and clock
+    frames come and go, and waiting for a named frame beats waiting for a quiet moment, which a
+    loaded machine can make at any time."""
+    for _ in range(limit):
+        frame = json.loads(await communicator.receive_from())
+        if frame["type"] == kind and all(frame.get(k) == v for k, v in fields.items()):
             return frame
-    raise AssertionError(f"no {kind} frame")
+    raise AssertionError(f"no {kind} frame with {fields}")
 
 
-async def drain(communicator) -> tuple[list[dict], int | None]:
-    """(frames waiting, close code if the server closed the socket after them)."""
+async def until_closed(communicator) -> tuple[list[dict], int]:
+    """(frames before the close, close code): waits for the close however slow the machine is."""
     frames = []
-    while not await communicator.receive_nothing(timeout=0.15):
-        output = await communicator.receive_output()
-        if output["type"] == "websocket.close":
-            return frames, output["code"]
+    while (output := await communicator.receive_output())["type"] != "websocket.close":
         frames.append(json.loads(output["text"]))
-    return frames, None
+    return frames, output["code"]
 
 
 def run(scenario):
@@ -229,7 +228,7 @@ def test_a_lost_relay_is_sent_again_and_one_too_old_is_reported_lost(session, me
         # Only the latest relays are kept: asking for one long gone says so instead.
         for seq in range(4, 140):
             await send(student, "signal", to=teacher_peer, seq=seq, data=OFFER)
-        await drain(teacher)
+        await next_of(teacher, "signal", limit=200, n=139)  # every relay is in before asking
         await send(teacher, "resend", peer=student_peer, **{"from": 1})
         assert (await next_of(teacher, "signal.lost"))["from"] == student_peer
         await teacher.disconnect()
@@ -290,7 +289,7 @@ def test_the_clock_runs_only_while_both_sides_are_present(session, mentor, learn
             await send(teacher, "go_live")
             assert (await next_of(student, "session.state"))["state"] == "live"
             assert (await next_of(student, "timer"))["running"] is True
-            await drain(teacher)
+            await next_of(teacher, "timer", running=True)
             clock.shift(timedelta(seconds=50))
             await student.disconnect()  # the learner drops out: the clock pauses at 0:50
             timer = await next_of(teacher, "timer")
@@ -299,9 +298,12 @@ def test_the_clock_runs_only_while_both_sides_are_present(session, mentor, learn
             student, welcome = await enter(learner, session.room_code)
             assert welcome["timer"] == {"elapsed": 50, "running": True}
             clock.shift(timedelta(seconds=20))
-            await drain(student)
             await teacher.disconnect()
-            assert (await next_of(student, "timer")) == {"type": "timer", "elapsed": 70, "running": False}
+            assert (await next_of(student, "timer", running=False)) == {
+                "type": "timer",
+                "elapsed": 70,
+                "running": False,
+            }
             await student.disconnect()
 
     run(scenario)
@@ -311,7 +313,7 @@ def test_the_clock_runs_only_while_both_sides_are_present(session, mentor, learn
 
 def test_going_live_reaches_learners_dashboards_and_ending_completes_the_session(session, mentor, learner):
     async def scenario():
-        dashboard = WebsocketCommunicator(
+        dashboard = Communicator(
             application,
             "/ws/updates/",
             headers=ORIGIN,
@@ -412,7 +414,7 @@ def test_a_flood_is_rate_limited_then_closed_while_another_room_carries_on(sessi
         calm_student, _ = await enter(other_learner, other.room_code)
         for _ in range(400):
             await send(flooder, "chat", body="spam")
-        frames, closed = await drain(flooder)
+        frames, closed = await until_closed(flooder)
         codes = [f.get("code") for f in frames if f["type"] in ("error", "refused")]
         assert "rate_limited" in codes and codes[-1] == "flooding" and closed == 4429
         await send(calm_student, "chat", body="still here")
@@ -426,7 +428,7 @@ def test_a_flood_is_rate_limited_then_closed_while_another_room_carries_on(sessi
 
 def test_a_socket_from_a_foreign_origin_is_not_accepted(session, learner):
     async def scenario():
-        communicator = WebsocketCommunicator(
+        communicator = Communicator(
             application,
             f"/ws/room/{session.room_code}/",
             headers=[(b"origin", b"https://evil.example")],
