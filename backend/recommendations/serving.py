@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import numpy as np
 from django.conf import settings
@@ -21,6 +21,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from scipy.sparse import csr_matrix
 
 from backend.accounts.models import ApprovalState, Role
@@ -266,22 +267,33 @@ class Profile:
         return sum(self.weight.values())
 
 
+# The learner's recent history and interests, in SQL written once for the same reason as the
+# eligibility check below: the ORM spent longer composing these joins than the database answering.
+_HISTORY_SQL = """
+SELECT i.mentor_id, i.kind, i.value, i.session_id, s.title, s.topics, s.domain_id, u.full_name, i.created_at
+FROM recommendations_interaction i
+JOIN accounts_user u ON u.id = i.mentor_id
+LEFT JOIN marketplace_session s ON s.id = i.session_id
+WHERE i.learner_id = %s
+ORDER BY i.created_at DESC
+LIMIT %s
+"""
+_INTERESTS_SQL = """
+SELECT d.id, d.name
+FROM marketplace_domain d
+JOIN accounts_learnerprofile_interests li ON li.domain_id = d.id
+JOIN accounts_learnerprofile lp ON lp.id = li.learnerprofile_id
+WHERE lp.user_id = %s
+"""
+
+
 def profile_of(learner) -> Profile:
-    history = (
-        Interaction.objects.filter(learner=learner)
-        .order_by("-created_at")
-        .values_list(
-            "mentor_id",
-            "kind",
-            "value",
-            "session_id",
-            "session__title",
-            "session__topics",
-            "session__domain_id",
-            "mentor__full_name",
-            "created_at",
-        )[:HISTORY]
-    )
+    topics_field = Session._meta.get_field("topics")
+    with connection.cursor() as cursor:
+        cursor.execute(_HISTORY_SQL, [learner.pk, HISTORY])
+        history = cursor.fetchall()
+        cursor.execute(_INTERESTS_SQL, [learner.pk])
+        interests = dict(cursor.fetchall())
     weight: dict[int, float] = {}
     strongest: dict[int, tuple] = {}
     topics: set[str] = set()
@@ -289,7 +301,8 @@ def profile_of(learner) -> Profile:
     booked: set[int] = set()
     latest = 0.0
     for mentor, kind, value, session, title, session_topics, domain, name, created_at in history:
-        latest = max(latest, created_at.timestamp())
+        if latest == 0.0:  # newest first
+            latest = _aware(created_at).timestamp()
         w = weight_of(kind, value)
         weight[mentor] = weight.get(mentor, 0.0) + w
         if mentor not in strongest or w > strongest[mentor][0]:
@@ -297,11 +310,19 @@ def profile_of(learner) -> Profile:
         if kind == Kind.BOOKED and session:
             booked.add(session)
         if w >= 1:  # a booking or more says something about topics; a glance does not
+            # Text on SQLite, already decoded on PostgreSQL: the field knows which.
+            session_topics = topics_field.from_db_value(session_topics, None, connection)
             topics.update(str(t).strip().lower() for t in session_topics or [])
             if domain:
                 domains[domain] = domains.get(domain, 0.0) + w
-    interests = dict(Domain.objects.filter(interested_learners__user=learner).values_list("pk", "name"))
     return Profile(weight, strongest, topics, domains, booked, latest, interests)
+
+
+def _aware(moment):
+    """A raw query's datetime: aware on PostgreSQL, naive UTC from SQLite."""
+    if isinstance(moment, str):
+        moment = parse_datetime(moment)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
 
 
 def _user_vector(learner_id: int, profile: Profile, model: LoadedModel) -> np.ndarray | None:
