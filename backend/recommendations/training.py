@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from scipy.sparse import csr_matrix
 from threadpoolctl import threadpool_limits
 
-from backend.recommendations.models import Interaction, ModelRun, RunKind, RunStatus
-from backend.recommendations.signals import weight_of
+from backend.recommendations.models import Interaction, Kind, ModelRun, RunKind, RunStatus
+from backend.recommendations.signals import WEIGHTS
 
 log = logging.getLogger(__name__)
 ARTEFACT_SUFFIX = ".npz"
@@ -65,22 +66,45 @@ class Params:
         )
 
 
+# Unix seconds of a stored timestamp, per database.
+_EPOCH = {
+    "sqlite": "(julianday(created_at) - 2440587.5) * 86400.0",
+    "postgresql": "EXTRACT(EPOCH FROM created_at)::float8",
+}
+READ_CHUNK = 50_000
+
+
+def _weight_sql() -> tuple[str, list]:
+    """signals.WEIGHTS as a CASE over `kind` (the one table stays in Python; the database applies
+    it so that two million rows do not each pass through Python as model values)."""
+    whens, params = [], []
+    for kind, weight in WEIGHTS.items():
+        if kind == Kind.RATED:  # per star above two, as weight_of says
+            whens.append("WHEN %s THEN CASE WHEN value > 2 THEN %s * (value - 2) ELSE 0 END")
+        else:
+            whens.append("WHEN %s THEN %s")
+        params += [str(kind), float(weight)]
+    return f"CASE kind {' '.join(whens)} ELSE 0 END", params
+
+
 def dataset_from_db() -> Dataset:
-    rows = Interaction.objects.order_by().values_list("learner_id", "mentor_id", "kind", "value", "created_at")
-    learners, mentors, weights, times = [], [], [], []
-    for learner, mentor, kind, value, created_at in rows.iterator(chunk_size=20_000):
-        weight = weight_of(kind, value)
-        if weight > 0:
-            learners.append(learner)
-            mentors.append(mentor)
-            weights.append(weight)
-            times.append(created_at.timestamp())
-    return Dataset(
-        np.asarray(learners, dtype=np.int64),
-        np.asarray(mentors, dtype=np.int64),
-        np.asarray(weights, dtype=np.float32),
-        np.asarray(times, dtype=np.float64),
+    """The whole log as arrays, read in chunks with the weights and times computed by the database:
+    the ORM read of 2,000,000 rows spent most of the nightly job building row tuples and datetimes."""
+    weight, params = _weight_sql()
+    sql = (
+        f"SELECT learner_id, mentor_id, weight, seconds FROM ("
+        f"SELECT learner_id, mentor_id, {weight} AS weight, {_EPOCH[connection.vendor]} AS seconds "
+        f"FROM {Interaction._meta.db_table}) AS weighted WHERE weight > 0"
     )
+    ids, values = [], []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(READ_CHUNK):
+            ids.append(np.array([(learner, mentor) for learner, mentor, _, _ in rows], dtype=np.int64).reshape(-1, 2))
+            values.append(np.array([(w, t) for _, _, w, t in rows], dtype=np.float64).reshape(-1, 2))
+    ids = np.concatenate(ids) if ids else np.empty((0, 2), dtype=np.int64)
+    values = np.concatenate(values) if values else np.empty((0, 2), dtype=np.float64)
+    return Dataset(ids[:, 0].copy(), ids[:, 1].copy(), values[:, 0].astype(np.float32), values[:, 1].copy())
 
 
 def matrix_from(data: Dataset, user_ids=None, item_ids=None) -> tuple[csr_matrix, np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from backend.marketplace import services as market
 from backend.marketplace.models import Booking, BookingState, SessionState
 from backend.recommendations import generator, serving, tasks, training
 from backend.recommendations.models import Interaction, Kind, ModelRun, RunKind
-from backend.recommendations.signals import cache_key
+from backend.recommendations.signals import cache_key, weight_of
 from tests.backend.marketplace.factories import a_session
 from tests.conftest import client_for, make_user
 
@@ -163,6 +163,25 @@ def test_training_writes_a_version_served_without_restart(synthetic, learner):
     second = tasks.train_locked()
     assert second.version != first.version and training.latest_version() == second.version
     assert serving.recommend(learner).model_version == second.version
+
+
+def test_the_log_is_read_with_the_weights_of_one_table(learner, outsider, mentor):
+    """The training read applies signals.WEIGHTS in SQL: the same numbers as weight_of, times in
+    unix seconds, and rows that say nothing (a one- or two-star rating) left out."""
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 3, 1, 12, 30, 15, 250000, tzinfo=UTC)
+    rows = [(kind, 0) for kind in Kind.values if kind != Kind.RATED] + [(Kind.RATED, v) for v in (1, 2, 3, 5)]
+    for i, (kind, value) in enumerate(rows):
+        Interaction.objects.create(
+            learner=learner if i % 2 else outsider, mentor=mentor, kind=kind, value=value, created_at=when
+        )
+    data = training.dataset_from_db()
+    expected = sorted(weight_of(kind, value) for kind, value in rows if weight_of(kind, value) > 0)
+    assert sorted(data.weights.tolist()) == pytest.approx(expected)
+    assert len(data) == len(rows) - 2  # the one- and two-star ratings
+    assert set(data.learners.tolist()) == {learner.pk, outsider.pk} and set(data.mentors.tolist()) == {mentor.pk}
+    assert data.times.tolist() == pytest.approx([when.timestamp()] * len(data), abs=1e-3)
 
 
 def test_training_lock_refuses_a_second_run(synthetic, admin_user):
