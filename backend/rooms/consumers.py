@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from backend.core.consumers import socket_user
 from backend.core.errors import DomainError
+from backend.core.events import user_group
 from backend.rooms import ice, protocol, selectors, services
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             session=self.session, user=user, role=self.access.role, peer=self.peer, channel_name=self.channel_name
         )
         await self.channel_layer.group_add(self.group, self.channel_name)
+        # The account's own group too: an admin blocking it ends the call now (event_message).
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         present, history = await db(self._entry_snapshot)()
         me = None
         for member, channel in present:
@@ -136,6 +139,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         timer = await db(services.presence_leave)(peer=self.peer)
         try:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         except Exception:
             log.warning("room %s: group_discard of peer %s failed", self.session.pk, self.peer, exc_info=True)
         await self._to_room("member.left", {"peer": self.peer, "user": self.user.pk})
@@ -285,6 +289,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def room_lost(self, event):
         await self._send({"type": "signal.lost", "from": event["from"]})
+
+    async def event_message(self, event):
+        # The account's own events (its dashboards hear them on /ws/updates/); the room acts only
+        # on a block, which must not wait for the call to end.
+        if event["event"] == "user.blocked" and not self.closing:
+            log.info("room %s: closing the socket of blocked user %s", self.session.pk, self.user.pk)
+            await self._refuse(
+                selectors.RoomRefused("blocked", "This account has been blocked.", protocol.CLOSE_UNAUTHENTICATED)
+            )
 
     # --- outbound ----------------------------------------------------------------------------------
     async def _relay(self, channel: str, message: dict) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -424,6 +425,31 @@ def test_a_flood_is_rate_limited_then_closed_while_another_room_carries_on(sessi
 
     run(scenario)
     assert ChatMessage.objects.filter(session=session).count() <= 12  # the chat bucket's burst, no more
+
+
+def test_a_learner_blocked_mid_call_is_put_out_of_the_room_at_once(session, mentor, learner, admin_user):
+    from backend.accounts import services as accounts
+
+    async def scenario():
+        teacher, _ = await enter(mentor, session.room_code)
+        student, _ = await enter(learner, session.room_code)
+        student_peer = (await next_of(teacher, "member.joined"))["member"]["peer"]
+        await db_block(learner)
+        refused = await next_of(student, "refused")
+        assert refused["code"] == "blocked"
+        assert (await student.receive_output())["code"] == 4401
+        await student.disconnect()  # what the server hears once the browser has closed its end
+        assert (await next_of(teacher, "member.left"))["peer"] == student_peer
+        await send(teacher, "ping")
+        assert (await next_of(teacher, "pong"))["type"] == "pong"  # the mentor's call goes on
+        await teacher.disconnect()
+
+    @database_sync_to_async
+    def db_block(user):
+        accounts.user_set_blocked(admin=admin_user, user=user, blocked=True, reason="Harassment in chat")
+
+    run(scenario)
+    assert not Presence.objects.filter(user=learner, left_at__isnull=True).exists()
 
 
 def test_a_socket_from_a_foreign_origin_is_not_accepted(session, learner):
