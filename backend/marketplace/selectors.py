@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from backend.accounts.models import ApprovalState, User
+from backend.core import sql
 from backend.marketplace import search
 from backend.marketplace.models import Booking, BookingState, Domain, Session, SessionState
 
@@ -129,15 +130,19 @@ def get_session_for_viewer(user, session_id: int) -> Session:
     raise Http404
 
 
+# The two access gates an offline replay runs per queued booking or cancellation, in SQL
+# written once (backend/core/sql.py says why).
+_SESSION_TO_JOIN_SQL = (
+    "SELECT id, mentor_id, state, is_private FROM marketplace_session WHERE id = %s AND NOT is_private AND state <> %s"
+)
+_OWN_BOOKING_SQL = "SELECT id, learner_id, session_id FROM marketplace_booking WHERE id = %s AND learner_id = %s"
+
+
 def get_session_to_join(user, session_id: int) -> Session:
     """The session a learner books or waits for, when they may see it: public and published
-    (the booking services lock and re-read it; this is the access gate, kept to one light
-    query because offline replays call it for every queued booking)."""
+    (the booking services lock and re-read it; this is only the access gate)."""
     session = (
-        Session.objects.filter(pk=session_id, is_private=False)
-        .exclude(state=SessionState.DRAFT)
-        .only("id", "mentor_id", "state", "is_private")
-        .first()
+        sql.one(Session, _SESSION_TO_JOIN_SQL, [session_id, SessionState.DRAFT]) if sql.is_id(session_id) else None
     )
     if session is None:
         raise Http404
@@ -178,9 +183,8 @@ def get_booking_for_user(user: User, booking_id: int) -> Booking:
 
 
 def get_own_booking(learner: User, booking_id: int) -> Booking:
-    """The learner's own booking, as a light access gate for services that lock and re-read it
-    (offline replays call it for every queued cancellation)."""
-    booking = Booking.objects.filter(pk=booking_id, learner=learner).only("id", "learner_id", "session_id").first()
+    """The learner's own booking, as the access gate for services that lock and re-read it."""
+    booking = sql.one(Booking, _OWN_BOOKING_SQL, [booking_id, learner.pk]) if sql.is_id(booking_id) else None
     if booking is None:
         raise Http404
     return booking

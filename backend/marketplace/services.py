@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from backend.accounts.audit import audit_record
 from backend.accounts.models import Role, User
+from backend.core import sql
 from backend.core.errors import Conflict, DomainError, Forbidden
 from backend.core.events import publish
 from backend.marketplace.live import announce_seats
@@ -376,6 +377,21 @@ def session_cancel_by_admin(*, admin: User, session: Session, reason: str, reque
 
 
 # --- bookings -------------------------------------------------------------------------------------
+# The reads of booking and cancelling, in SQL written once (backend/core/sql.py says why): only
+# what the checks read, since replays book hundreds at a time and a full session row is mostly text.
+_SESSION_TO_BOOK_SQL = (
+    "SELECT id, mentor_id, is_private, state, starts_at, capacity, price_paise FROM marketplace_session WHERE id = %s"
+)
+# The session's live bookings (at most its capacity plus lapsed holds), read once and counted in
+# Python: cheaper than an aggregate with three filtered counts.
+_LIVE_BOOKINGS_SQL = (
+    "SELECT id, learner_id, state, hold_expires_at FROM marketplace_booking WHERE session_id = %s AND state IN (%s, %s)"
+)
+_OWN_BOOKING_SQL = "SELECT * FROM marketplace_booking WHERE id = %s AND learner_id = %s"
+_SESSION_OF_BOOKING_SQL = "SELECT * FROM marketplace_session WHERE id = %s"  # whole: callers show it
+_ANYONE_WAITING_SQL = "SELECT 1 FROM marketplace_waitlistentry WHERE session_id = %s AND state IN (%s, %s) LIMIT 1"
+
+
 @transaction.atomic
 def booking_create(*, learner: User, session: Session) -> Booking:
     """Book a seat. Free: confirmed at once. Paid: the seat is held while the learner pays.
@@ -385,13 +401,7 @@ def booking_create(*, learner: User, session: Session) -> Booking:
     """
     if learner.role != Role.LEARNER:
         raise Forbidden("wrong_role", "Only learners book sessions.")
-    # Only what the checks read: replays book hundreds at a time, and a full row is mostly text.
-    session = (
-        Session.objects.select_for_update()
-        .only("id", "mentor_id", "is_private", "state", "starts_at", "capacity", "price_paise")
-        .filter(pk=session.pk)
-        .first()
-    )
+    session = sql.one(Session, _SESSION_TO_BOOK_SQL + sql.for_update(), [session.pk])
     if session is None or session.is_private:
         raise DomainError("not_found", "That session does not exist.")
     if session.mentor_id == learner.pk:
@@ -401,14 +411,12 @@ def booking_create(*, learner: User, session: Session) -> Booking:
     if session.state != SessionState.SCHEDULED or session.starts_at <= timezone.now():
         raise Conflict("not_bookable", "This session is no longer open for booking.")
     now = timezone.now()
-    # The session's live bookings (at most its capacity plus lapsed holds), read once and counted
-    # here: cheaper than an aggregate with three filtered counts, which offline replays feel.
-    live = list(
-        session.bookings.filter(state__in=[BookingState.HELD, BookingState.CONFIRMED]).values_list(
-            "learner_id", "state", "hold_expires_at"
-        )
-    )
-    holding = [who for who, state, until in live if state == BookingState.CONFIRMED or until is None or until > now]
+    live = list(Booking.objects.raw(_LIVE_BOOKINGS_SQL, [session.pk, BookingState.HELD, BookingState.CONFIRMED]))
+    holding = [
+        b.learner_id
+        for b in live
+        if b.state == BookingState.CONFIRMED or b.hold_expires_at is None or b.hold_expires_at > now
+    ]
     if len(holding) < len(live):
         # Holds that ran out free their seats (the minute job would too) and let their learners
         # book again under the one-live-booking rule.
@@ -461,7 +469,11 @@ def cancellation_quote(booking: Booking, *, now: datetime | None = None) -> dict
 
 @transaction.atomic
 def booking_cancel(*, learner: User, booking: Booking) -> Booking:
-    booking = Booking.objects.select_for_update().select_related("session").get(pk=booking.pk, learner=learner)
+    # The booking and its session, both locked (as select_related with select_for_update did).
+    booking = sql.one(Booking, _OWN_BOOKING_SQL + sql.for_update(), [booking.pk, learner.pk])
+    if booking is None:
+        raise Booking.DoesNotExist
+    booking.session = sql.one(Session, _SESSION_OF_BOOKING_SQL + sql.for_update(), [booking.session_id])
     if booking.state not in (BookingState.HELD, BookingState.CONFIRMED):
         raise Conflict("not_cancellable", "This booking is not active.")
     if booking.session.starts_at <= timezone.now():
@@ -541,9 +553,7 @@ def waitlist_offer_free_seats(*, session: Session) -> list[Booking]:
     """Offer each free seat to the next waiting learner as a timed hold. Safe to call often
     (the job calls it every minute): missed offers are closed first, then seats counted under
     the session lock."""
-    if not WaitlistEntry.objects.filter(
-        session_id=session.pk, state__in=[WaitlistState.WAITING, WaitlistState.OFFERED]
-    ).exists():
+    if not sql.exists(_ANYONE_WAITING_SQL, [session.pk, WaitlistState.WAITING, WaitlistState.OFFERED]):
         return []  # nobody in line (the common case after a cancel): the minute job tidies holds
     session = Session.objects.select_for_update().get(pk=session.pk)
     now = timezone.now()
