@@ -29,6 +29,7 @@ from rest_framework.exceptions import ValidationError
 from backend.core.errors import DomainError, Forbidden, flatten_detail
 from backend.core.events import held_back
 from backend.notifications import services as notifications
+from backend.recommendations import signals as interactions
 from sync import changes, mutations
 from sync.models import MutationOutcome, SyncClient, SyncMutation
 
@@ -79,8 +80,9 @@ def _apply_chunk(user, client_pk: int, chunk: list[QueuedMutation]) -> tuple[lis
     and its first mutation is answered `retry`."""
     results: list[dict] = []
     try:
-        # Notifications are built inside the change-log block: their change rows join its insert.
-        with transaction.atomic(), changes.collected(), notifications.collected():
+        # Notifications and interactions are built inside the change-log block: their change rows
+        # join its insert. All three write once per chunk.
+        with transaction.atomic(), changes.collected(), notifications.collected(), interactions.collected():
             # The lock orders concurrent pushes of one client (two tabs replaying at once).
             client = SyncClient.objects.select_for_update().get(pk=client_pk)
             last = client.last_mutation_id
@@ -110,18 +112,21 @@ def _apply_chunk(user, client_pk: int, chunk: list[QueuedMutation]) -> tuple[lis
 
 
 def _run(user, mutation: QueuedMutation) -> dict:
-    notified = notifications.mark()
+    notified, logged = notifications.mark(), interactions.mark()
     try:
         with transaction.atomic():  # a savepoint: a refusal undoes only this mutation's writes
             result = mutations.run(user, mutation.name, mutation.args)
         return {"id": mutation.id, "status": MutationOutcome.APPLIED, "result": result}
     except (DomainError, ValidationError, Http404, PermissionDenied) as exc:
-        notifications.discard_since(notified)  # nobody hears of what did not happen
+        # Nobody hears of, and the model does not learn from, what did not happen.
+        notifications.discard_since(notified)
+        interactions.discard_since(logged)
         return {"id": mutation.id, "status": MutationOutcome.REFUSED, "result": {}, "error": _refusal(exc)}
     except DatabaseError:
         raise  # the transaction may be unusable (PostgreSQL aborts it): the caller gives up the chunk
     except Exception:  # a bug must not eat the user's action: keep it queued
         notifications.discard_since(notified)
+        interactions.discard_since(logged)
         log.exception("sync mutation %s (%s) crashed", mutation.id, mutation.name)
         return _retry(mutation, "Something went wrong on our side; this change will be sent again.")
 

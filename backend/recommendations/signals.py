@@ -3,7 +3,10 @@ publishing transaction) plus page views, and the weights the model gives each ki
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -119,26 +122,66 @@ EVENTS = {
 }
 
 
+_collected: contextvars.ContextVar[list | None] = contextvars.ContextVar("collected_interactions", default=None)
+
+
 def record_from_event(event: str, user_ids: list[int], data: dict) -> None:
-    """In-transaction listener (backend.core.events.listen). A failure here is logged and must
-    never undo the booking or review that published the event, hence the savepoint."""
+    """In-transaction listener (backend.core.events.listen). Inside `collected()` (a sync push
+    chunk) the events wait and are logged together at its end; otherwise they are logged now."""
     if event not in EVENTS:
         return
+    pending = _collected.get()
+    if pending is not None:
+        pending.append((event, user_ids, data))
+        return
+    _log([(event, user_ids, data)])
+
+
+def _log(events: list[tuple[str, list[int], dict]]) -> None:
+    """A failure here is logged and must never undo the bookings or reviews that published the
+    events, hence the savepoint."""
     try:
         with transaction.atomic():
-            rows = _rows_for(event, user_ids, data)
-            if rows:
-                _insert(rows)
+            rows = [row for event in events for row in _rows_for(*event)]
+            for start in range(0, len(rows), INSERT_ROWS):
+                _insert(rows[start : start + INSERT_ROWS])
     except Exception:
-        log.exception("interaction not logged for %s", event)
+        log.exception("interactions not logged for %s", sorted({event for event, _, _ in events}))
         return
     if rows:
         invalidate(row.learner_id for row in rows)
 
 
-# One statement per event, written once: a booking replayed offline logs its interaction inside
-# the same push, and the ORM's bulk_create cost several times the insert itself. ON CONFLICT DO
-# NOTHING: the same booking logged from "created" and then "confirmed" is one row.
+@contextlib.contextmanager
+def collected() -> Iterator[None]:
+    """Log the interactions of the events published inside this block in one savepoint and one
+    insert when it ends without an error, still inside the caller's transaction. A part of the
+    block that is undone (a refused mutation's savepoint) takes its events back with
+    `discard_since(mark())`: an interaction that did not happen must not teach the model."""
+    pending: list = []
+    token = _collected.set(pending)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+    if pending:
+        _log(pending)
+
+
+def mark() -> int:
+    pending = _collected.get()
+    return len(pending) if pending is not None else 0
+
+
+def discard_since(position: int) -> None:
+    pending = _collected.get()
+    if pending is not None:
+        del pending[position:]
+
+
+# One statement, written once: the ORM's bulk_create cost several times the insert itself. ON
+# CONFLICT DO NOTHING: the same booking logged from "created" and then "confirmed" is one row.
+INSERT_ROWS = 500
 _INSERT_SQL = (
     "INSERT INTO recommendations_interaction (learner_id, mentor_id, session_id, kind, value, ref, created_at) "
     "VALUES {values} ON CONFLICT DO NOTHING"

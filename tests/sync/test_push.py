@@ -23,6 +23,7 @@ from backend.marketplace.models import (
     SessionRequest,
     WaitlistEntry,
 )
+from backend.recommendations.models import Interaction
 from sync import mutations
 from sync.models import Change, SyncClient, SyncMutation
 from tests.backend.marketplace.factories import a_session
@@ -71,6 +72,12 @@ def test_a_batch_applies_in_order_through_the_services(learner, mentor, device):
             Booking.objects.values_list("pk", flat=True)
         )
     assert not Change.objects.filter(created_at__isnull=True).exists()
+    # And what the learner did is in the recommendations' log, once per act.
+    assert sorted(Interaction.objects.filter(learner=learner).values_list("kind", "session_id")) == [
+        ("booked", first.pk),
+        ("booked", second.pk),
+        ("followed", None),
+    ]
 
 
 def test_duplicates_are_acknowledged_with_the_first_answer_and_run_nothing(learner, mentor, device):
@@ -143,6 +150,7 @@ def test_a_refused_mutation_leaves_no_partial_writes(learner, mentor, device, mo
     response = push(client_for(learner), device, (1, "booking.create", {"session": session.pk}))
     assert statuses(response) == [(1, "refused")]
     assert not Booking.objects.exists()
+    assert not Interaction.objects.exists()  # the model does not learn from a booking that never was
 
 
 @pytest.mark.parametrize("commit_every", [1, 25])
