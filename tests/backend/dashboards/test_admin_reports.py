@@ -665,3 +665,31 @@ def test_health_page_highlights_its_own_link(admin, frozen):
     body = admin.get(reverse("admin-health")).content.decode()
     sidebar = body.split('<nav class="sidebar-nav"')[1].split("</nav>")[0]
     assert 'href="/dashboard/admin/health/" aria-current="page"' in sidebar
+
+
+@pytest.mark.parametrize("zone_name", ["Asia/Kolkata", "Europe/London", "America/St_Johns"])
+def test_sign_ups_fall_on_the_local_day_across_offset_changes(zone_name, db):
+    """The overview groups by the reporting zone's day on both databases; on SQLite that is done
+    per stretch of one UTC offset, so the days either side of a clock change must come out as
+    Python's zone conversion says (St John's: a half-hour zone with daylight saving)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(zone_name)
+    moments = [
+        datetime(2026, 3, 7, 23, 30, tzinfo=UTC),
+        datetime(2026, 3, 8, 4, 15, tzinfo=UTC),
+        datetime(2026, 3, 8, 6, 45, tzinfo=UTC),
+        datetime(2026, 3, 28, 18, 45, tzinfo=UTC),
+        datetime(2026, 3, 28, 23, 59, tzinfo=UTC),
+        datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+        datetime(2026, 3, 29, 23, 30, tzinfo=UTC),
+    ]
+    for n, moment in enumerate(moments):
+        User.objects.create_user(f"tz{n}@example.com", "pw-long-enough-1", role=Role.LEARNER, date_joined=moment)
+    periods = reports.Periods.at(datetime(2026, 4, 8, 12, 0, tzinfo=UTC), zone)
+    expected: dict = {}
+    for moment in moments:
+        expected[moment.astimezone(zone).date()] = expected.get(moment.astimezone(zone).date(), 0) + 1
+    days = reports._signups_by_day(periods)
+    assert {day: row[Role.LEARNER] for day, row in days.items() if row[Role.LEARNER]} == expected
