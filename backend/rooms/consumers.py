@@ -105,7 +105,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             session=self.session, user=user, role=self.access.role, peer=self.peer, channel_name=self.channel_name
         )
         await self.channel_layer.group_add(self.group, self.channel_name)
-        # The account's own group too: an admin blocking it ends the call now (event_message).
+        # The account's own group too: a block or a cancellation ends the call now (event_message).
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         present, history = await db(self._entry_snapshot)()
         me = None
@@ -292,12 +292,20 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def event_message(self, event):
         # The account's own events (its dashboards hear them on /ws/updates/); the room acts only
-        # on a block, which must not wait for the call to end.
-        if event["event"] == "user.blocked" and not self.closing:
+        # on the two that must end the call now rather than when people hang up: the account
+        # blocked, or this session cancelled (an admin stopping a live call). The page hangs up on
+        # the refusal, and leaving closes the attendance record.
+        if self.closing:
+            return
+        if event["event"] == "user.blocked":
             log.info("room %s: closing the socket of blocked user %s", self.session.pk, self.user.pk)
             await self._refuse(
                 selectors.RoomRefused("blocked", "This account has been blocked.", protocol.CLOSE_UNAUTHENTICATED)
             )
+        elif event["event"] == "session.cancelled" and event["data"].get("session") == self.session.pk:
+            reason = event["data"].get("reason") or ""
+            message = f"This session was cancelled: {reason}" if reason else "This session was cancelled."
+            await self._refuse(selectors.RoomRefused("cancelled", message, protocol.CLOSE_GONE))
 
     # --- outbound ----------------------------------------------------------------------------------
     async def _relay(self, channel: str, message: dict) -> None:

@@ -452,6 +452,32 @@ def test_a_learner_blocked_mid_call_is_put_out_of_the_room_at_once(session, ment
     assert not Presence.objects.filter(user=learner, left_at__isnull=True).exists()
 
 
+def test_an_admin_stopping_a_live_call_ends_it_for_both_and_closes_attendance(session, mentor, learner, admin_user):
+    from backend.marketplace import services as market
+
+    async def scenario():
+        teacher, _ = await enter(mentor, session.room_code)
+        student, _ = await enter(learner, session.room_code)
+        await send(teacher, "go_live")
+        assert (await next_of(student, "session.state"))["state"] == "live"
+        await cancel()
+        for communicator in (teacher, student):
+            refused = await next_of(communicator, "refused")
+            assert refused["code"] == "cancelled" and "Abusive language" in refused["message"]
+            assert (await communicator.receive_output())["code"] == 4410
+            await communicator.disconnect()
+
+    @database_sync_to_async
+    def cancel():
+        market.session_cancel_by_admin(admin=admin_user, session=session, reason="Abusive language on the call")
+
+    run(scenario)
+    session.refresh_from_db()
+    assert session.state == SessionState.CANCELLED
+    assert Presence.objects.filter(session=session).count() == 2
+    assert not Presence.objects.filter(session=session, left_at__isnull=True).exists()
+
+
 def test_a_socket_from_a_foreign_origin_is_not_accepted(session, learner):
     async def scenario():
         communicator = Communicator(
