@@ -289,7 +289,10 @@ def _cancel_session(session: Session, *, by: str, reason: str, requested_by=None
     (the refunds reach the gateway after commit)."""
     audience = _audience(session)
     now = timezone.now()
+    only_held = set()  # learners who were still paying: nothing to give back, and told so
     for booking in session.bookings.select_for_update().filter(state__in=[BookingState.HELD, BookingState.CONFIRMED]):
+        if booking.state == BookingState.HELD:
+            only_held.add(booking.learner_id)
         booking.refund_paise = session.price_paise if booking.state == BookingState.CONFIRMED else 0
         booking.state = BookingState.CANCELLED
         booking.cancelled_at = now
@@ -304,12 +307,11 @@ def _cancel_session(session: Session, *, by: str, reason: str, requested_by=None
             )
     session.state = SessionState.CANCELLED
     session.save(update_fields=["state", "updated_at"])
-    publish(
-        "session.cancelled",
-        to=audience,
-        data={"session": session.pk, "reason": reason[:300], "by": by},
-        actor=requested_by,
-    )
+    data = {"session": session.pk, "reason": reason[:300], "by": by}
+    paid = [pk for pk in audience if pk not in only_held]
+    publish("session.cancelled", to=paid, data={**data, "refund": session.price_paise > 0}, actor=requested_by)
+    if held := [pk for pk in audience if pk in only_held]:
+        publish("session.cancelled", to=held, data={**data, "refund": False}, actor=requested_by)
     announce_seats(session.pk)
 
 

@@ -187,7 +187,8 @@ def session_cancelled(loaded: Loaded, to: int) -> Message | None:
             "You were not in the room 10 minutes after the start, so the session was cancelled and refunded.",
             reverse("mentor-sessions"),
         )
-    refund = " You get a full refund." if session.price_paise else ""
+    # "refund" is false for a learner whose seat was only held while paying: nothing was taken.
+    refund = " You get a full refund." if loaded.data.get("refund", session.price_paise > 0) else ""
     if by_admin:
         body = _because(loaded, "Sorry for the change of plans.") + refund
         return Message(f"Cancelled by PeerLearn: {session.title}", body, reverse("learner-bookings"))

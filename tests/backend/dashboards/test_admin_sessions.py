@@ -360,7 +360,8 @@ def test_an_admin_cancel_refunds_every_paid_seat_in_full_and_tells_the_learners(
     told = Notification.objects.filter(event="session.cancelled")
     assert sorted(told.values_list("user", flat=True)) == sorted([learner.pk, outsider.pk, paying.pk, mentor.pk])
     assert all(REASON.rstrip(".") in n.body for n in told)
-    assert all("full refund" in n.body for n in told.exclude(user=mentor))
+    assert all("full refund" in n.body for n in told.filter(user__in=[learner, outsider]))
+    assert "refund" not in told.get(user=paying).body  # their seat was only held: nothing was taken
     assert "refunded in full" in told.get(user=mentor).body
     assert not Notification.objects.filter(user=admin_user).exists()
 
@@ -416,6 +417,25 @@ def test_the_mentor_and_learners_are_told_peerlearn_cancelled_and_why(admin_user
     assert all(n.title == f"Cancelled by PeerLearn: {session.title}" for n in told.values())
     assert REASON.rstrip(".") in told[mentor.pk].body and "refunded in full" in told[mentor.pk].body
     assert REASON.rstrip(".") in told[learner.pk].body
+
+
+def test_a_learner_who_was_still_paying_is_not_promised_a_refund(admin_user, mentor, learner, outsider):
+    from django.utils import timezone
+
+    session = a_session(mentor, price=PRICE, capacity=2)
+    confirmed(session, learner)
+    Booking.objects.create(
+        session=session,
+        learner=outsider,
+        state=BookingState.HELD,
+        hold_expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    with committed():
+        marketplace.session_cancel_by_admin(admin=admin_user, session=session, reason=REASON)
+    told = {n.user_id: n for n in Notification.objects.filter(event="session.cancelled")}
+    assert set(told) == {mentor.pk, learner.pk, outsider.pk}
+    assert "You get a full refund." in told[learner.pk].body
+    assert "refund" not in told[outsider.pk].body and REASON.rstrip(".") in told[outsider.pk].body
 
 
 def test_the_mentor_is_sent_the_event(admin_user, mentor, learner, monkeypatch):
