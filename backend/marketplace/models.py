@@ -190,6 +190,7 @@ class WaitlistState(models.TextChoices):
     CLAIMED = "claimed", "Seat taken"
     LEFT = "left", "Left the waitlist"
     MISSED = "missed", "Offer expired"
+    CLOSED = "closed", "Session cancelled"
 
 
 class WaitlistEntry(models.Model):

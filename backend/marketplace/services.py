@@ -307,11 +307,15 @@ def _cancel_session(session: Session, *, by: str, reason: str, requested_by=None
             )
     session.state = SessionState.CANCELLED
     session.save(update_fields=["state", "updated_at"])
+    # The line for a seat closes too, and the people in it hear why (they paid nothing).
+    in_line = WaitlistEntry.objects.filter(session=session, state__in=[WaitlistState.WAITING, WaitlistState.OFFERED])
+    waiting = set(in_line.values_list("learner_id", flat=True))
+    in_line.update(state=WaitlistState.CLOSED)
     data = {"session": session.pk, "reason": reason[:300], "by": by}
     paid = [pk for pk in audience if pk not in only_held]
     publish("session.cancelled", to=paid, data={**data, "refund": session.price_paise > 0}, actor=requested_by)
-    if held := [pk for pk in audience if pk in only_held]:
-        publish("session.cancelled", to=held, data={**data, "refund": False}, actor=requested_by)
+    if unpaid := sorted({pk for pk in audience if pk in only_held} | (waiting - set(audience))):
+        publish("session.cancelled", to=unpaid, data={**data, "refund": False}, actor=requested_by)
     announce_seats(session.pk)
 
 

@@ -438,6 +438,19 @@ def test_a_learner_who_was_still_paying_is_not_promised_a_refund(admin_user, men
     assert "refund" not in told[outsider.pk].body and REASON.rstrip(".") in told[outsider.pk].body
 
 
+def test_the_waitlist_of_a_cancelled_session_closes_and_hears_why(admin_user, mentor, learner, outsider):
+    from backend.marketplace.models import WaitlistEntry, WaitlistState
+
+    session = a_session(mentor, price=PRICE, capacity=1)
+    confirmed(session, learner)
+    marketplace.waitlist_join(learner=outsider, session=session)
+    with committed():
+        marketplace.session_cancel_by_admin(admin=admin_user, session=session, reason=REASON)
+    assert WaitlistEntry.objects.get(learner=outsider).state == WaitlistState.CLOSED
+    told = Notification.objects.get(event="session.cancelled", user=outsider)
+    assert REASON.rstrip(".") in told.body and "refund" not in told.body
+
+
 def test_the_mentor_is_sent_the_event(admin_user, mentor, learner, monkeypatch):
     """The mentor's open pages get the event live."""
     sent = []
