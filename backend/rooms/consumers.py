@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from backend.core.consumers import socket_user
 from backend.core.errors import DomainError
-from backend.core.events import user_group
 from backend.rooms import ice, protocol, selectors, services
 
 log = logging.getLogger(__name__)
@@ -73,8 +72,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.access = None
         self.closing = False
+        self.member_group = None
         user, subprotocol, token_refused = await socket_user(self.scope)
         await self.accept(subprotocol=subprotocol)
+        if getattr(user, "is_authenticated", False) and not token_refused:
+            # Before the access check: a block or a cancellation committed from here on is heard
+            # (event_message), however the rest of the entry interleaves with it.
+            self.member_group = services.member_group(user.pk)
+            await self.channel_layer.group_add(self.member_group, self.channel_name)
         if token_refused:
             await self._refuse(
                 selectors.RoomRefused("unauthenticated", "Sign in again.", protocol.CLOSE_UNAUTHENTICATED)
@@ -105,8 +110,6 @@ class RoomConsumer(AsyncWebsocketConsumer):
             session=self.session, user=user, role=self.access.role, peer=self.peer, channel_name=self.channel_name
         )
         await self.channel_layer.group_add(self.group, self.channel_name)
-        # The account's own group too: a block or a cancellation ends the call now (event_message).
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         present, history = await db(self._entry_snapshot)()
         me = None
         for member, channel in present:
@@ -133,18 +136,22 @@ class RoomConsumer(AsyncWebsocketConsumer):
         return selectors.members(self.session.pk), selectors.history(self.session)
 
     async def disconnect(self, code):
+        if getattr(self, "member_group", None):
+            await self._leave_group(self.member_group)
         if getattr(self, "access", None) is None or not hasattr(self, "peer"):
             return
         # The presence row first: if the layer is in trouble, the member must still leave.
         timer = await db(services.presence_leave)(peer=self.peer)
-        try:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
-        except Exception:
-            log.warning("room %s: group_discard of peer %s failed", self.session.pk, self.peer, exc_info=True)
+        await self._leave_group(self.group)
         await self._to_room("member.left", {"peer": self.peer, "user": self.user.pk})
         if timer is not None:
             await self._to_room("timer", timer)
+
+    async def _leave_group(self, group: str) -> None:
+        try:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:  # the layer in trouble: the group's expiry cleans up after it
+            log.warning("room socket %s: group_discard of %s failed", self.channel_name, group, exc_info=True)
 
     # --- inbound -----------------------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):
@@ -291,11 +298,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "signal.lost", "from": event["from"]})
 
     async def event_message(self, event):
-        # The account's own events (its dashboards hear them on /ws/updates/); the room acts only
-        # on the two that must end the call now rather than when people hang up: the account
-        # blocked, or this session cancelled (an admin stopping a live call). The page hangs up on
-        # the refusal, and leaving closes the attendance record.
-        if self.closing:
+        # services.CALL_ENDERS, sent to the account's room sockets: the account blocked, or this
+        # session cancelled (an admin stopping a live call). The page hangs up on the refusal, and
+        # leaving closes the attendance record.
+        if self.closing or getattr(self, "access", None) is None:
             return
         if event["event"] == "user.blocked":
             log.info("room %s: closing the socket of blocked user %s", self.session.pk, self.user.pk)

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.core.errors import Conflict, DomainError, Forbidden
-from backend.core.events import publish
+from backend.core.events import publish, send_after_commit
 from backend.marketplace import services as marketplace_services
 from backend.marketplace.models import Booking, BookingState, Session, SessionState
 from backend.rooms import selectors
@@ -216,3 +216,20 @@ def checklist_mark(*, session: Session, user, index: int, done: bool) -> dict:
         raise DomainError("invalid", "There is no such item on the checklist.")
     ChecklistMark.objects.update_or_create(session=session, index=index, defaults={"done": done, "by": user})
     return {"index": index, "label": str(topics[index]), "done": done, "by": user.pk}
+
+
+# --- events that end a call ---------------------------------------------------------------------
+CALL_ENDERS = ("user.blocked", "session.cancelled")
+
+
+def member_group(user_id: int) -> str:
+    """The room sockets of one account. Only the events that end a call go here: the account's
+    whole stream (its dashboards') would share the sockets' channel capacity with signalling."""
+    return f"room-member.{user_id}"
+
+
+def pass_on_call_enders(event: str, user_ids: list[int], data: dict) -> None:
+    """Event-pipeline listener: after commit, copy a block or a cancellation to the account's
+    room sockets, which close with the reason (consumers.RoomConsumer.event_message)."""
+    if event in CALL_ENDERS:
+        send_after_commit(lambda: [(member_group(pk), event, data) for pk in user_ids])

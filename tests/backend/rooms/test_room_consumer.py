@@ -434,6 +434,9 @@ def test_a_learner_blocked_mid_call_is_put_out_of_the_room_at_once(session, ment
         teacher, _ = await enter(mentor, session.room_code)
         student, _ = await enter(learner, session.room_code)
         student_peer = (await next_of(teacher, "member.joined"))["member"]["peer"]
+        await db_follow()  # the mentor's other news goes to their dashboards and leaves the call be
+        await send(teacher, "ping")
+        assert (await next_of(teacher, "pong"))["type"] == "pong"
         await db_block(learner)
         refused = await next_of(student, "refused")
         assert refused["code"] == "blocked"
@@ -443,6 +446,15 @@ def test_a_learner_blocked_mid_call_is_put_out_of_the_room_at_once(session, ment
         await send(teacher, "ping")
         assert (await next_of(teacher, "pong"))["type"] == "pong"  # the mentor's call goes on
         await teacher.disconnect()
+
+    @database_sync_to_async
+    def db_follow():
+        from django.test import TestCase
+
+        from backend.marketplace import services as market
+
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            market.follow(learner=learner, mentor_id=mentor.pk)
 
     @database_sync_to_async
     def db_block(user):
