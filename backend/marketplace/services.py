@@ -480,11 +480,13 @@ def cancellation_quote(booking: Booking, *, now: datetime | None = None) -> dict
 
 @transaction.atomic
 def booking_cancel(*, learner: User, booking: Booking) -> Booking:
-    # The booking and its session, both locked (as select_related with select_for_update did).
+    # The session first, then the booking: the order every other writer of a session's seats
+    # locks in (an admin cancelling the session at the same moment must not deadlock with this).
+    session = sql.one(Session, _SESSION_OF_BOOKING_SQL + sql.for_update(), [booking.session_id])
     booking = sql.one(Booking, _BOOKING_TO_CANCEL_SQL + sql.for_update(), [booking.pk, learner.pk])
-    if booking is None:
+    if booking is None or session is None:
         raise Booking.DoesNotExist
-    booking.session = sql.one(Session, _SESSION_OF_BOOKING_SQL + sql.for_update(), [booking.session_id])
+    booking.session = session
     if booking.state not in (BookingState.HELD, BookingState.CONFIRMED):
         raise Conflict("not_cancellable", "This booking is not active.")
     if booking.session.starts_at <= timezone.now():

@@ -310,7 +310,7 @@ def profile_of(learner) -> Profile:
         if kind == Kind.BOOKED and session:
             booked.add(session)
         if w >= 1:  # a booking or more says something about topics; a glance does not
-            # Text on SQLite, already decoded on PostgreSQL: the field knows which.
+            # JSON text from a raw cursor (psycopg 3 too, as Django sets it up): the field decodes it.
             session_topics = topics_field.from_db_value(session_topics, None, connection)
             topics.update(str(t).strip().lower() for t in session_topics or [])
             if domain:

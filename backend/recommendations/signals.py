@@ -146,7 +146,11 @@ def _log(events: list[tuple[str, list[int], dict]]) -> None:
             for start in range(0, len(rows), INSERT_ROWS):
                 _insert(rows[start : start + INSERT_ROWS])
     except Exception:
-        log.exception("interactions not logged for %s", sorted({event for event, _, _ in events}))
+        if len(events) > 1:  # one bad event must not cost the chunk's others
+            for event in events:
+                _log([event])
+            return
+        log.exception("interactions not logged for %s", events[0][0])
         return
     if rows:
         invalidate(row.learner_id for row in rows)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from scipy.sparse import csr_matrix
 from threadpoolctl import threadpool_limits
@@ -84,7 +84,8 @@ def _weight_sql() -> tuple[str, list]:
         else:
             whens.append("WHEN %s THEN %s")
         params += [str(kind), float(weight)]
-    return f"CASE kind {' '.join(whens)} ELSE 0 END", params
+    # Cast: PostgreSQL would type a bound 4.0 as numeric and hand back two million Decimals.
+    return f"CAST(CASE kind {' '.join(whens)} ELSE 0 END AS DOUBLE PRECISION)", params
 
 
 def dataset_from_db() -> Dataset:
@@ -97,7 +98,8 @@ def dataset_from_db() -> Dataset:
         f"FROM {Interaction._meta.db_table}) AS weighted WHERE weight > 0"
     )
     ids, values = [], []
-    with connection.cursor() as cursor:
+    # A server-side cursor on PostgreSQL (a plain one would hold the whole result in memory).
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(READ_CHUNK):
             ids.append(np.array([(learner, mentor) for learner, mentor, _, _ in rows], dtype=np.int64).reshape(-1, 2))

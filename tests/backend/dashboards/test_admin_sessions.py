@@ -460,7 +460,10 @@ def test_the_mentor_is_sent_the_event(admin_user, mentor, learner, monkeypatch):
     with committed():
         marketplace.session_cancel_by_admin(admin=admin_user, session=session, reason=REASON)
     cancelled = [(group, data) for group, event, data in sent if event == "session.cancelled"]
-    assert sorted(group for group, _ in cancelled) == sorted([f"user.{mentor.pk}", f"user.{learner.pk}"])
+    # Their pages, and their room sockets (which close if they are in the call).
+    assert sorted(group for group, _ in cancelled) == sorted(
+        [f"user.{mentor.pk}", f"user.{learner.pk}", f"room-member.{mentor.pk}", f"room-member.{learner.pk}"]
+    )
     assert all(data["by"] == "admin" and data["reason"] == REASON for _, data in cancelled)
 
 

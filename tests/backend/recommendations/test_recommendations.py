@@ -259,3 +259,24 @@ def test_generator_plants_structure_at_several_sizes():
     assert (small.times[1:] >= small.times[:-1]).all()  # in time order
     counts = sorted(__import__("numpy").bincount(small.mentors, minlength=50), reverse=True)
     assert counts[0] > 5 * counts[len(counts) // 2]  # popularity skew
+
+
+def test_one_event_that_cannot_be_logged_does_not_cost_the_others(learner, mentor, monkeypatch, caplog):
+    """A push chunk logs its interactions together; if that fails, each event is tried on its own."""
+    from backend.recommendations import signals
+
+    real = signals._rows_for
+
+    def rows_for(event, user_ids, data):
+        if data.get("broken"):
+            raise ValueError("cannot work out the rows")
+        return real(event, user_ids, data)
+
+    monkeypatch.setattr(signals, "_rows_for", rows_for)
+    with caplog.at_level(logging.ERROR), signals.collected():
+        signals.record_from_event("mentor.followed", [mentor.pk], {"learner": learner.pk, "broken": True})
+        signals.record_from_event("mentor.followed", [mentor.pk], {"learner": learner.pk})
+    assert list(Interaction.objects.values_list("learner_id", "mentor_id", "kind")) == [
+        (learner.pk, mentor.pk, Kind.FOLLOWED)
+    ]
+    assert "interactions not logged for mentor.followed" in caplog.text
