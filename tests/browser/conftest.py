@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+# expect() waits 5 s by default for what should appear. A call connecting, a live update crossing
+# the channel layer or a page drawn from IndexedDB can take longer than that on a loaded CI machine
+# with two cores; waiting longer only slows a test that is failing anyway.
+expect.set_options(timeout=15_000)
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts"
 CHROMIUM = "/usr/bin/chromium"

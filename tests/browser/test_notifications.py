@@ -59,7 +59,7 @@ class BellLiveTest(DaphneBrowserCase):
             toast = page.locator(".toast-notification", has_text="New time: Bell ringing 101")
             toast.wait_for(timeout=10000)
             assert toast.get_by_role("link").get_attribute("href") == "/dashboard/learner/bookings/"
-            page.wait_for_function("document.querySelector('[data-bell-count]').textContent === '1'", timeout=5000)
+            page.wait_for_function("document.querySelector('[data-bell-count]').textContent === '1'", timeout=15_000)
             assert page.locator("[data-bell-label]").inner_text() == "1 unread notification"
             # One toast per change: the old per-event toast is gone.
             assert page.locator(".toast", has_text="was rescheduled").count() == 0
