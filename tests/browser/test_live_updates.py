@@ -28,24 +28,43 @@ def cast(name: str):
     return mentor, learner
 
 
-def record_update_frames(page) -> list[str]:
-    """Frames the page's updates socket receives from now on (a list the caller may clear)."""
-    frames: list[str] = []
+class UpdateFrames(list):
+    """(socket, frame text) pairs the page's updates sockets receive, and the sockets in the order
+    they opened. `clear()` forgets the frames, not the sockets."""
+
+    def __init__(self):
+        super().__init__()
+        self.sockets: list = []
+
+
+def record_update_frames(page) -> UpdateFrames:
+    """Frames the page's updates sockets receive from now on."""
+    frames = UpdateFrames()
 
     def watch(socket):
         if socket.url.endswith("/ws/updates/"):
-            socket.on("framereceived", lambda payload: frames.append(str(payload)))
+            frames.sockets.append(socket)
+            socket.on("framereceived", lambda payload: frames.append((socket, str(payload))))
 
     page.on("websocket", watch)
     return frames
 
 
-def wait_for_frame(page, frames: list[str], text: str, timeout: float = 10) -> None:
-    """Wait until a recorded frame contains `text`. The socket must have joined its groups before
-    the test acts, or the event it waits for goes to nobody."""
+def wait_for_frame(page, frames: UpdateFrames, text: str, timeout: float = 10) -> None:
+    """Wait until the page's newest updates socket, still open, has received a frame containing
+    `text`. The socket must have joined its groups before the test acts, or the event it waits for
+    goes to nobody; and a frame heard by the page just left (reload, goto) on a socket now closing
+    says nothing about the new one — which is how this test once failed on a loaded machine."""
     deadline = time.monotonic() + timeout
-    while not any(text in frame for frame in frames):
-        assert time.monotonic() < deadline, f"no frame with {text!r} on the updates socket"
+
+    def heard() -> bool:
+        if not frames.sockets or frames.sockets[-1].is_closed():
+            return False
+        newest = frames.sockets[-1]
+        return any(socket is newest and text in payload for socket, payload in frames)
+
+    while not heard():
+        assert time.monotonic() < deadline, f"no frame with {text!r} on the page's open updates socket"
         page.wait_for_timeout(50)
 
 
