@@ -4,15 +4,13 @@ does; delivery (the live toast, push, e-mail) happens after commit."""
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
-from collections.abc import Iterator
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from backend.core.batching import Deferred
 from backend.core.errors import DomainError
 from backend.core.events import after_commit_with, send_after_commit, user_group
 from backend.notifications.catalogue import CATALOGUE, Loaded
@@ -23,7 +21,10 @@ log = logging.getLogger(__name__)
 MAX_IDS = 200  # per mark-read call
 
 
-_collected: contextvars.ContextVar[list | None] = contextvars.ContextVar("collected_notifications", default=None)
+# Inside a sync push chunk the events wait and are built together at its end (backend.core.batching):
+# a query per kind of object for the whole chunk.
+_deferred = Deferred("collected_notifications", lambda events: _build(events))
+collected, mark, discard_since = _deferred.collected, _deferred.mark, _deferred.discard_since
 
 
 def record_notifications(event: str, user_ids: list[int], data: dict) -> list[Notification]:
@@ -34,9 +35,7 @@ def record_notifications(event: str, user_ids: list[int], data: dict) -> list[No
     recipients = [pk for pk in user_ids if pk != data.get("actor")]
     if not recipients:
         return []
-    pending = _collected.get()
-    if pending is not None:
-        pending.append((event, recipients, data))
+    if _deferred.add((event, recipients, data)):
         return []
     return _build([(event, recipients, data)])
 
@@ -68,33 +67,6 @@ def _build(events: list[tuple[str, list[int], dict]]) -> list[Notification]:
     send_after_commit(lambda: [(user_group(n.user_id), "notification.created", live_data(n)) for n in created])
     after_commit_with(deliver_elsewhere, ids)
     return created
-
-
-@contextlib.contextmanager
-def collected() -> Iterator[None]:
-    """Build the notifications of the events published inside this block together when it ends
-    without an error, still inside the caller's transaction (a query per kind of object for the
-    whole batch). A part of the block that is undone (a refused mutation's savepoint) takes its
-    events back with `discard_since(mark())`."""
-    pending: list = []
-    token = _collected.set(pending)
-    try:
-        yield
-    finally:
-        _collected.reset(token)
-    if pending:
-        _build(pending)
-
-
-def mark() -> int:
-    pending = _collected.get()
-    return len(pending) if pending is not None else 0
-
-
-def discard_since(position: int) -> None:
-    pending = _collected.get()
-    if pending is not None:
-        del pending[position:]
 
 
 def live_data(notification: Notification) -> dict:

@@ -3,14 +3,12 @@ publishing transaction) plus page views, and the weights the model gives each ki
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
-from collections.abc import Iterator
 
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from backend.core.batching import Deferred
 from backend.recommendations.models import Interaction, Kind
 
 log = logging.getLogger(__name__)
@@ -122,7 +120,11 @@ EVENTS = {
 }
 
 
-_collected: contextvars.ContextVar[list | None] = contextvars.ContextVar("collected_interactions", default=None)
+# Inside a sync push chunk the events wait and are logged in one savepoint and one insert at its
+# end (backend.core.batching); a refused mutation's are taken back: an interaction that did not
+# happen must not teach the model.
+_deferred = Deferred("collected_interactions", lambda events: _log(events))
+collected, mark, discard_since = _deferred.collected, _deferred.mark, _deferred.discard_since
 
 
 def record_from_event(event: str, user_ids: list[int], data: dict) -> None:
@@ -130,11 +132,8 @@ def record_from_event(event: str, user_ids: list[int], data: dict) -> None:
     chunk) the events wait and are logged together at its end; otherwise they are logged now."""
     if event not in EVENTS:
         return
-    pending = _collected.get()
-    if pending is not None:
-        pending.append((event, user_ids, data))
-        return
-    _log([(event, user_ids, data)])
+    if not _deferred.add((event, user_ids, data)):
+        _log([(event, user_ids, data)])
 
 
 def _log(events: list[tuple[str, list[int], dict]]) -> None:
@@ -154,33 +153,6 @@ def _log(events: list[tuple[str, list[int], dict]]) -> None:
         return
     if rows:
         invalidate(row.learner_id for row in rows)
-
-
-@contextlib.contextmanager
-def collected() -> Iterator[None]:
-    """Log the interactions of the events published inside this block in one savepoint and one
-    insert when it ends without an error, still inside the caller's transaction. A part of the
-    block that is undone (a refused mutation's savepoint) takes its events back with
-    `discard_since(mark())`: an interaction that did not happen must not teach the model."""
-    pending: list = []
-    token = _collected.set(pending)
-    try:
-        yield
-    finally:
-        _collected.reset(token)
-    if pending:
-        _log(pending)
-
-
-def mark() -> int:
-    pending = _collected.get()
-    return len(pending) if pending is not None else 0
-
-
-def discard_since(position: int) -> None:
-    pending = _collected.get()
-    if pending is not None:
-        del pending[position:]
 
 
 # One statement, written once: the ORM's bulk_create cost several times the insert itself. ON
